@@ -1,0 +1,61 @@
+package dev.losskit.cli;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Writes output files atomically: into a temporary file beside the target, then renamed over it. A reader sees
+ * either the old file or the whole new one, and a failed write leaves no partial file behind.
+ */
+public final class AtomicFiles {
+  private AtomicFiles() {}
+
+  /** Writes the content of an output file. */
+  @FunctionalInterface
+  public interface Content {
+    /**
+     * @param out where to write; closed by the caller
+     * @throws IOException when writing fails
+     */
+    void writeTo(OutputStream out) throws IOException;
+  }
+
+  /**
+   * Writes a file atomically.
+   *
+   * @param target the file to create or replace
+   * @param content what to write
+   * @throws IOException when the file cannot be written; the target is then unchanged and no temporary remains
+   */
+  public static void write(Path target, Content content) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    Path dir = absolute.getParent();
+    if (Files.isDirectory(absolute)) {
+      throw new IOException(target + " is a directory");
+    }
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new IOException("directory " + (dir == null ? target : dir) + " does not exist");
+    }
+    Path tmp = Files.createTempFile(dir, "." + absolute.getFileName() + ".", ".tmp");
+    boolean moved = false;
+    try {
+      try (OutputStream out = Files.newOutputStream(tmp)) {
+        content.writeTo(out);
+      }
+      try {
+        Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, absolute, StandardCopyOption.REPLACE_EXISTING);
+      }
+      moved = true;
+    } finally {
+      if (!moved) {
+        Files.deleteIfExists(tmp);
+      }
+    }
+  }
+}

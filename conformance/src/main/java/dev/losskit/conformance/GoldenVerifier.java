@@ -1,0 +1,64 @@
+package dev.losskit.conformance;
+
+import dev.losskit.core.Loss;
+import dev.losskit.core.LossResult;
+
+/**
+ * Checks the core against golden cases: runs each case through the public API and compares the loss and the
+ * gradient with the expected tensors, at PyTorch's default tolerance for the case's dtype unless overridden.
+ * An error case passes when the core rejects the input with an {@link IllegalArgumentException}.
+ */
+public final class GoldenVerifier {
+  private final Double rtol;
+  private final Double atol;
+
+  /**
+   * @param rtol a relative tolerance for every case, or null for PyTorch's default per dtype
+   * @param atol an absolute tolerance for every case, or null for PyTorch's default per dtype
+   */
+  public GoldenVerifier(Double rtol, Double atol) {
+    this.rtol = rtol;
+    this.atol = atol;
+  }
+
+  /** @return a verifier with PyTorch's default tolerances */
+  public static GoldenVerifier withDefaults() {
+    return new GoldenVerifier(null, null);
+  }
+
+  /**
+   * @param c the case
+   * @return its tolerance
+   */
+  public Tolerance toleranceFor(GoldenCase c) {
+    return Tolerance.defaultFor(c.dtype()).with(rtol, atol);
+  }
+
+  /**
+   * Checks one case.
+   *
+   * @param c the case
+   * @return whether it passed, with its errors
+   */
+  public CaseOutcome check(GoldenCase c) {
+    LossResult result;
+    try {
+      Loss loss = c.buildLoss();
+      result = loss.forwardBackward(c.input(), c.target(), c.gradOutput());
+    } catch (IllegalArgumentException e) {
+      return c.expectsError()
+          ? new CaseOutcome(c.id(), true, null, null, e.getMessage())
+          : new CaseOutcome(c.id(), false, null, null, "the core rejected it: " + e.getMessage());
+    }
+    if (c.expectsError()) {
+      return new CaseOutcome(c.id(), false, null, null,
+          "PyTorch rejects this input but the core accepted it");
+    }
+    Tolerance tol = toleranceFor(c);
+    Comparison loss = Comparison.of("loss", result.loss(), c.expectedLoss(), tol);
+    Comparison grad = Comparison.of("grad_input", result.gradInput(), c.expectedGrad(), tol);
+    boolean passed = loss.passed() && grad.passed();
+    String message = passed ? null : (!loss.passed() ? loss.detail() : grad.detail());
+    return new CaseOutcome(c.id(), passed, loss, grad, message);
+  }
+}

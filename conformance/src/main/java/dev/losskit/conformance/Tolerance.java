@@ -1,0 +1,34 @@
+package dev.losskit.conformance;
+
+import dev.losskit.core.DType;
+
+/**
+ * An {@code assert_close} tolerance: {@code |actual - expected| <= atol + rtol·|expected|}, with NaN equal to NaN and
+ * infinities equal only to themselves.
+ *
+ * @param rtol the relative tolerance
+ * @param atol the absolute tolerance
+ */
+public record Tolerance(double rtol, double atol) {
+  /** PyTorch's {@code torch.testing.assert_close} default for float32. */
+  public static final Tolerance FLOAT32 = new Tolerance(1.3e-6, 1e-5);
+  /** PyTorch's {@code torch.testing.assert_close} default for float64. */
+  public static final Tolerance FLOAT64 = new Tolerance(1e-7, 1e-7);
+
+  /**
+   * @param dtype a floating dtype
+   * @return PyTorch's default tolerance for it
+   */
+  public static Tolerance defaultFor(DType dtype) {
+    return dtype == DType.FLOAT32 ? FLOAT32 : FLOAT64;
+  }
+
+  /**
+   * @param rtol a relative tolerance, or null to keep this one's
+   * @param atol an absolute tolerance, or null to keep this one's
+   * @return this tolerance with the given parts replaced
+   */
+  public Tolerance with(Double rtol, Double atol) {
+    return new Tolerance(rtol == null ? this.rtol : rtol, atol == null ? this.atol : atol);
+  }
+}

@@ -1,0 +1,175 @@
+package dev.losskit.core;
+
+import java.util.Arrays;
+
+/**
+ * PyTorch's {@code torch.nn.BCEWithLogitsLoss}: a sigmoid and binary cross-entropy in one numerically stable
+ * step, with every option of {@code torch.nn.functional.binary_cross_entropy_with_logits} and libtorch's semantics.
+ *
+ * <p>The input holds logits of any shape, and the target (probabilities in [0, 1], floating) has the input's shape.
+ * Elementwise, with \( \log\sigma(x) = \min(x, 0) - \operatorname{log1p}(e^{-|x|}) \):
+ * \[ \ell = \big((1-y)\,x - (1 + (p-1)\,y)\,\log\sigma(x)\big)\,w \]
+ * where {@code weight} \( w \) and {@code posWeight} \( p \) broadcast to the input's shape by NumPy's rules
+ * (a {@code posWeight} of shape {@code (C)} applies along the last dimension). {@code mean} divides by the number of
+ * elements, so an empty input gives NaN; {@code sum} gives 0.
+ *
+ * <p>Instances are immutable and thread-safe. Targets are constants: no gradient flows to them.
+ */
+public final class BceWithLogitsLoss implements Loss {
+  /** PyTorch's functional name, {@code bce_with_logits}. */
+  public static final String NAME = "bce_with_logits";
+
+  private final Reduction reduction;
+  private final Broadcast weight;
+  private final Broadcast posWeight;
+
+  private BceWithLogitsLoss(Builder b) {
+    this.reduction = b.reduction;
+    this.weight = b.weight;
+    this.posWeight = b.posWeight;
+  }
+
+  /** @return a loss with PyTorch's defaults: {@code mean}, no weight, no posWeight */
+  public static BceWithLogitsLoss create() {
+    return builder().build();
+  }
+
+  /** @return a builder starting from PyTorch's defaults */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** @return a builder holding this loss's options */
+  public Builder toBuilder() {
+    Builder b = new Builder().reduction(reduction);
+    b.weight = weight;
+    b.posWeight = posWeight;
+    return b;
+  }
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public Reduction reduction() {
+    return reduction;
+  }
+
+  /** @return a float64 copy of the weight, or null when there is none */
+  public Tensor weight() {
+    return weight == null ? null : weight.toTensor();
+  }
+
+  /** @return a float64 copy of the positive-class weight, or null when there is none */
+  public Tensor posWeight() {
+    return posWeight == null ? null : posWeight.toTensor();
+  }
+
+  @Override
+  public Tensor forward(Tensor input, Tensor target) {
+    return run(input, target, null, true, false).loss();
+  }
+
+  @Override
+  public Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
+    if (gradOutput == null) {
+      throw new IllegalArgumentException(NAME + ": gradOutput must not be null");
+    }
+    return run(input, target, gradOutput, false, true).gradInput();
+  }
+
+  @Override
+  public LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
+    return run(input, target, gradOutput, true, true);
+  }
+
+  private LossResult run(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    if (input == null || target == null) {
+      throw new IllegalArgumentException(NAME + ": input and target must not be null");
+    }
+    if (!input.dtype().isFloating()) {
+      throw new IllegalArgumentException(NAME + ": input must be float32 or float64, got " + input.dtype()
+          + " (input shape " + Checks.shape(input) + ")");
+    }
+    if (!target.sameShape(input)) {
+      throw new IllegalArgumentException(NAME + ": target shape " + Checks.shape(target)
+          + " must equal input shape " + Checks.shape(input));
+    }
+    if (!target.dtype().isFloating()) {
+      throw new IllegalArgumentException(NAME + ": target must be float32 or float64, got " + target.dtype());
+    }
+    if (gradOutput != null) {
+      Checks.checkGradOutput(NAME, gradOutput, reduction == Reduction.NONE ? input.shape() : new int[0]);
+    }
+    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction, gradOutput, wantLoss, wantGrad);
+  }
+
+  @Override
+  public String toString() {
+    return "BceWithLogitsLoss(reduction=" + reduction
+        + ", weight=" + (weight == null ? "none" : "shape " + Arrays.toString(weight.shape()))
+        + ", posWeight=" + (posWeight == null ? "none" : "shape " + Arrays.toString(posWeight.shape())) + ")";
+  }
+
+  /** Builds a {@link BceWithLogitsLoss}; starts from PyTorch's defaults. Not thread-safe; the loss it builds is. */
+  public static final class Builder {
+    private Reduction reduction = Reduction.MEAN;
+    private Broadcast weight;
+    private Broadcast posWeight;
+
+    private Builder() {}
+
+    /**
+     * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
+     * @return this builder
+     */
+    public Builder reduction(Reduction reduction) {
+      if (reduction == null) {
+        throw new IllegalArgumentException("reduction must not be null");
+      }
+      this.reduction = reduction;
+      return this;
+    }
+
+    /**
+     * @param weight a rescaling weight broadcastable to the input (copied), or null for none; default none
+     * @return this builder
+     */
+    public Builder weight(Tensor weight) {
+      this.weight = weight == null ? null : Broadcast.copyOf(weight, NAME + ": weight");
+      return this;
+    }
+
+    /**
+     * @param weight a 1-D weight, broadcast along the input's last dimension, or null for none
+     * @return this builder
+     */
+    public Builder weight(double... weight) {
+      return weight(weight == null ? null : Tensor.of(weight.clone(), weight.length));
+    }
+
+    /**
+     * @param posWeight the weight of positive examples, broadcastable to the input (copied), or null; default none
+     * @return this builder
+     */
+    public Builder posWeight(Tensor posWeight) {
+      this.posWeight = posWeight == null ? null : Broadcast.copyOf(posWeight, NAME + ": posWeight");
+      return this;
+    }
+
+    /**
+     * @param posWeight a 1-D weight of positive examples, one per entry of the input's last dimension, or null
+     * @return this builder
+     */
+    public Builder posWeight(double... posWeight) {
+      return posWeight(posWeight == null ? null : Tensor.of(posWeight.clone(), posWeight.length));
+    }
+
+    /** @return the loss */
+    public BceWithLogitsLoss build() {
+      return new BceWithLogitsLoss(this);
+    }
+  }
+}

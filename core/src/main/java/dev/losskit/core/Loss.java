@@ -1,0 +1,60 @@
+package dev.losskit.core;
+
+/**
+ * A PyTorch loss with its options fixed: {@link CrossEntropyLoss}, {@link NllLoss} or {@link BceWithLogitsLoss}.
+ *
+ * <p>Instances are immutable and safe to share between threads. Every call validates its arguments and throws
+ * {@link IllegalArgumentException} with a message that names the bad value and where it is.
+ *
+ * <p>Targets are constants: no gradient flows to them, and none is computed. Only the gradient with respect to
+ * the input is available.
+ */
+public sealed interface Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss {
+
+  /** @return PyTorch's functional name: {@code cross_entropy}, {@code nll_loss} or {@code bce_with_logits} */
+  String name();
+
+  /** @return the reduction */
+  Reduction reduction();
+
+  /**
+   * Computes the loss.
+   *
+   * @param input the input, float32 or float64
+   * @param target the target
+   * @return the loss in the input's dtype: shape {@code []} for {@code mean} and {@code sum}
+   */
+  Tensor forward(Tensor input, Tensor target);
+
+  /**
+   * Computes the gradient of the loss with respect to the input, for a given upstream gradient.
+   *
+   * @param input the input
+   * @param target the target (a constant: it gets no gradient)
+   * @param gradOutput the gradient with respect to the loss, in the loss's shape ({@code []} unless the reduction
+   *     is {@code none}); any floating dtype
+   * @return the gradient in the input's shape and dtype
+   */
+  Tensor backward(Tensor input, Tensor target, Tensor gradOutput);
+
+  /**
+   * Computes the loss and its gradient together, as in the usual training step.
+   *
+   * @param input the input
+   * @param target the target (a constant)
+   * @param gradOutput the upstream gradient in the loss's shape, or {@code null} for ones
+   * @return the loss and the gradient with respect to the input
+   */
+  LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput);
+
+  /**
+   * Computes the loss and the gradient of the loss itself (an upstream gradient of ones).
+   *
+   * @param input the input
+   * @param target the target (a constant)
+   * @return the loss and the gradient with respect to the input
+   */
+  default LossResult forwardBackward(Tensor input, Tensor target) {
+    return forwardBackward(input, target, null);
+  }
+}

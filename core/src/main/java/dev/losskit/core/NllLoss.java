@@ -1,0 +1,154 @@
+package dev.losskit.core;
+
+import java.util.Arrays;
+
+/**
+ * PyTorch's {@code torch.nn.NLLLoss}: the negative log-likelihood of log-probabilities, with every option of
+ * {@code torch.nn.functional.nll_loss} and libtorch's semantics.
+ *
+ * <p>The input holds log-probabilities of shape {@code (C)}, {@code (N, C)} or {@code (N, C, d1, ..., dk)}; it is
+ * used as given (apply log-softmax first, or use {@link CrossEntropyLoss}). The target holds class indices (int64
+ * or int32) of shape {@code (N, d1, ..., dk)}, or a scalar when unbatched. At a position with target
+ * \( t \ne \) {@code ignoreIndex}, \( \ell = -w_t\, x_t \); an ignored position gives 0. {@code mean} divides the
+ * sum by \( \sum w_t \) over the non-ignored positions (their count without weights), so an empty or all-ignored
+ * batch gives NaN; {@code sum} of an empty batch is 0. The gradient is \( -w_t\,g \) at the target class and 0
+ * elsewhere.
+ *
+ * <p>Instances are immutable and thread-safe. Targets are constants: no gradient flows to them.
+ */
+public final class NllLoss implements Loss {
+  /** PyTorch's functional name, {@code nll_loss}. */
+  public static final String NAME = "nll_loss";
+
+  private final Reduction reduction;
+  private final double[] weight;
+  private final long ignoreIndex;
+
+  private NllLoss(Builder b) {
+    this.reduction = b.reduction;
+    this.weight = b.weight == null ? null : b.weight.clone();
+    this.ignoreIndex = b.ignoreIndex;
+  }
+
+  /** @return a loss with PyTorch's defaults: {@code mean}, no weight, ignoreIndex -100 */
+  public static NllLoss create() {
+    return builder().build();
+  }
+
+  /** @return a builder starting from PyTorch's defaults */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** @return a builder holding this loss's options */
+  public Builder toBuilder() {
+    Builder b = new Builder().reduction(reduction).ignoreIndex(ignoreIndex);
+    b.weight = weight;
+    return b;
+  }
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public Reduction reduction() {
+    return reduction;
+  }
+
+  /** @return a copy of the per-class weights, or null when there are none */
+  public double[] weight() {
+    return weight == null ? null : weight.clone();
+  }
+
+  /** @return the class index whose positions are ignored (default -100) */
+  public long ignoreIndex() {
+    return ignoreIndex;
+  }
+
+  @Override
+  public Tensor forward(Tensor input, Tensor target) {
+    return run(input, target, null, true, false).loss();
+  }
+
+  @Override
+  public Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
+    if (gradOutput == null) {
+      throw new IllegalArgumentException(NAME + ": gradOutput must not be null");
+    }
+    return run(input, target, gradOutput, false, true).gradInput();
+  }
+
+  @Override
+  public LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
+    return run(input, target, gradOutput, true, true);
+  }
+
+  private LossResult run(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
+    if (gradOutput != null) {
+      Checks.checkGradOutput(NAME, gradOutput, reduction == Reduction.NONE ? p.lossShape : new int[0]);
+    }
+    return ReferenceNll.run(p, weight, ignoreIndex, reduction, gradOutput, wantLoss, wantGrad);
+  }
+
+  @Override
+  public String toString() {
+    return "NllLoss(reduction=" + reduction + ", weight=" + (weight == null ? "none" : Arrays.toString(weight))
+        + ", ignoreIndex=" + ignoreIndex + ")";
+  }
+
+  /** Builds an {@link NllLoss}; starts from PyTorch's defaults. Not thread-safe; the loss it builds is. */
+  public static final class Builder {
+    private Reduction reduction = Reduction.MEAN;
+    private double[] weight;
+    private long ignoreIndex = -100;
+
+    private Builder() {}
+
+    /**
+     * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
+     * @return this builder
+     */
+    public Builder reduction(Reduction reduction) {
+      if (reduction == null) {
+        throw new IllegalArgumentException("reduction must not be null");
+      }
+      this.reduction = reduction;
+      return this;
+    }
+
+    /**
+     * @param weight one weight per class (copied), or null for none; default none
+     * @return this builder
+     */
+    public Builder weight(double... weight) {
+      this.weight = weight == null ? null : weight.clone();
+      return this;
+    }
+
+    /**
+     * @param weight a 1-D floating tensor with one weight per class (copied), or null for none
+     * @return this builder
+     */
+    public Builder weight(Tensor weight) {
+      this.weight = Checks.vector(weight, NAME + ": weight");
+      return this;
+    }
+
+    /**
+     * @param ignoreIndex a class index whose positions contribute nothing; default -100
+     * @return this builder
+     */
+    public Builder ignoreIndex(long ignoreIndex) {
+      this.ignoreIndex = ignoreIndex;
+      return this;
+    }
+
+    /** @return the loss */
+    public NllLoss build() {
+      return new NllLoss(this);
+    }
+  }
+}

@@ -1,0 +1,322 @@
+package dev.losskit.core;
+
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.util.Arrays;
+
+/**
+ * A minimal read-only view of a dense row-major tensor: a shape, a {@link DType} and a backing store with an offset.
+ *
+ * <p>The store is a Java array ({@code float[]}, {@code double[]}, {@code int[]}, {@code long[]}) or an NIO buffer
+ * (heap or direct), so buffers from DJL or ONNX Runtime pass in without a copy. A view never copies and never writes
+ * its store; whoever owns the store must not change it while a loss reads it. This is not a tensor library: it has
+ * no arithmetic, no strides and no broadcasting.
+ *
+ * <p>Shapes follow PyTorch: a scalar has shape {@code []} and one element. A tensor may hold at most
+ * {@code 2^31-1} elements; a larger shape is rejected with an {@link IllegalArgumentException}.
+ */
+public final class Tensor {
+  /** The largest element count a tensor may have: Java arrays and buffers are indexed by {@code int}. */
+  public static final long MAX_ELEMENTS = Integer.MAX_VALUE;
+
+  private final DType dtype;
+  private final int[] shape;
+  private final int size;
+  private final Object store;
+  private final int offset;
+
+  private Tensor(DType dtype, int[] shape, Object store, int offset, int capacity) {
+    this.dtype = dtype;
+    this.shape = shape.clone();
+    this.size = checkedSize(this.shape);
+    if (offset < 0) {
+      throw new IllegalArgumentException("offset " + offset + " is negative");
+    }
+    if ((long) offset + size > capacity) {
+      throw new IllegalArgumentException(
+          "shape " + Arrays.toString(this.shape) + " needs " + size + " elements from offset " + offset
+              + " but the " + dtype + " store holds " + capacity);
+    }
+    this.store = store;
+    this.offset = offset;
+  }
+
+  /**
+   * Returns the number of elements of a shape, checking that every extent is non-negative and that the count fits.
+   *
+   * @param shape the extents
+   * @return their product
+   * @throws IllegalArgumentException naming the shape when an extent is negative or the count exceeds 2^31-1
+   */
+  public static int checkedSize(int... shape) {
+    long n = 1;
+    boolean overflow = false;
+    for (int d : shape) {
+      if (d < 0) {
+        throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative extent " + d);
+      }
+      if (!overflow) {
+        n *= d;
+        overflow = n > MAX_ELEMENTS;
+      }
+    }
+    if (overflow && Arrays.stream(shape).noneMatch(d -> d == 0)) {
+      java.math.BigInteger total = java.math.BigInteger.ONE;
+      for (int d : shape) {
+        total = total.multiply(java.math.BigInteger.valueOf(d));
+      }
+      throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + total
+          + " elements, more than the limit of 2^31-1 (" + MAX_ELEMENTS + ")");
+    }
+    return overflow ? 0 : (int) n;
+  }
+
+  // ---- factories over arrays -------------------------------------------------------------------------------------
+
+  /** A float32 view of a whole array; the shape's element count must equal the array's length. */
+  public static Tensor of(float[] data, int... shape) {
+    return exact(new Tensor(DType.FLOAT32, shape, data, 0, data.length), data.length);
+  }
+
+  /** A float64 view of a whole array; the shape's element count must equal the array's length. */
+  public static Tensor of(double[] data, int... shape) {
+    return exact(new Tensor(DType.FLOAT64, shape, data, 0, data.length), data.length);
+  }
+
+  /** An int64 view of a whole array, e.g. class-index targets. */
+  public static Tensor of(long[] data, int... shape) {
+    return exact(new Tensor(DType.INT64, shape, data, 0, data.length), data.length);
+  }
+
+  /** An int32 view of a whole array, e.g. class-index targets from DJL. */
+  public static Tensor of(int[] data, int... shape) {
+    return exact(new Tensor(DType.INT32, shape, data, 0, data.length), data.length);
+  }
+
+  /** A float32 view of part of an array, starting at {@code offset}. */
+  public static Tensor view(float[] data, int offset, int... shape) {
+    return new Tensor(DType.FLOAT32, shape, data, offset, data.length);
+  }
+
+  /** A float64 view of part of an array, starting at {@code offset}. */
+  public static Tensor view(double[] data, int offset, int... shape) {
+    return new Tensor(DType.FLOAT64, shape, data, offset, data.length);
+  }
+
+  /** An int64 view of part of an array, starting at {@code offset}. */
+  public static Tensor view(long[] data, int offset, int... shape) {
+    return new Tensor(DType.INT64, shape, data, offset, data.length);
+  }
+
+  /** An int32 view of part of an array, starting at {@code offset}. */
+  public static Tensor view(int[] data, int offset, int... shape) {
+    return new Tensor(DType.INT32, shape, data, offset, data.length);
+  }
+
+  /** A float32 scalar (shape {@code []}). */
+  public static Tensor scalar(float value) {
+    return of(new float[] {value});
+  }
+
+  /** A float64 scalar (shape {@code []}). */
+  public static Tensor scalar(double value) {
+    return of(new double[] {value});
+  }
+
+  // ---- factories over buffers ------------------------------------------------------------------------------------
+
+  /** A float32 view of a buffer, from its absolute index {@code offset}; the buffer's position is not used. */
+  public static Tensor view(FloatBuffer data, int offset, int... shape) {
+    return new Tensor(DType.FLOAT32, shape, data, offset, data.capacity());
+  }
+
+  /** A float64 view of a buffer, from its absolute index {@code offset}. */
+  public static Tensor view(DoubleBuffer data, int offset, int... shape) {
+    return new Tensor(DType.FLOAT64, shape, data, offset, data.capacity());
+  }
+
+  /** An int64 view of a buffer, from its absolute index {@code offset}. */
+  public static Tensor view(LongBuffer data, int offset, int... shape) {
+    return new Tensor(DType.INT64, shape, data, offset, data.capacity());
+  }
+
+  /** An int32 view of a buffer, from its absolute index {@code offset}. */
+  public static Tensor view(IntBuffer data, int offset, int... shape) {
+    return new Tensor(DType.INT32, shape, data, offset, data.capacity());
+  }
+
+  /**
+   * A view of raw bytes, such as a direct buffer from DJL's {@code NDArray.toByteBuffer()} or ONNX Runtime, read in
+   * the buffer's own byte order from byte index 0 (set the order before calling; native engines use
+   * {@link java.nio.ByteOrder#nativeOrder()}).
+   *
+   * @param bytes the bytes; {@code bytes.capacity()} must be a multiple of the element size
+   * @param dtype how to read them
+   * @param shape the shape
+   * @return a view that shares the bytes
+   */
+  public static Tensor view(ByteBuffer bytes, DType dtype, int... shape) {
+    ByteBuffer b = bytes.duplicate().order(bytes.order());
+    b.clear();
+    switch (dtype) {
+      case FLOAT32:
+        return view(b.asFloatBuffer(), 0, shape);
+      case FLOAT64:
+        return view(b.asDoubleBuffer(), 0, shape);
+      case INT32:
+        return view(b.asIntBuffer(), 0, shape);
+      case INT64:
+        return view(b.asLongBuffer(), 0, shape);
+      default:
+        throw new AssertionError(dtype);
+    }
+  }
+
+  private static Tensor exact(Tensor t, int length) {
+    if (t.size != length) {
+      throw new IllegalArgumentException("shape " + Arrays.toString(t.shape) + " needs " + t.size
+          + " elements but the " + t.dtype + " array has " + length);
+    }
+    return t;
+  }
+
+  // ---- accessors -------------------------------------------------------------------------------------------------
+
+  /** @return the element type */
+  public DType dtype() {
+    return dtype;
+  }
+
+  /** @return a copy of the shape */
+  public int[] shape() {
+    return shape.clone();
+  }
+
+  /** @return the number of dimensions; 0 for a scalar */
+  public int dim() {
+    return shape.length;
+  }
+
+  /**
+   * @param d a dimension, negative counting from the end as in PyTorch
+   * @return its extent
+   */
+  public int size(int d) {
+    return shape[d < 0 ? d + shape.length : d];
+  }
+
+  /** @return the number of elements */
+  public int numel() {
+    return size;
+  }
+
+  /** @return true when this and {@code other} have equal shapes */
+  public boolean sameShape(Tensor other) {
+    return Arrays.equals(shape, other.shape);
+  }
+
+  /**
+   * Reads one element as a double, exactly (every float32, int32 and int64 in the range of class indices is a
+   * double exactly).
+   *
+   * @param i the row-major index, from 0 to {@code numel()-1}
+   * @return the element
+   */
+  public double getDouble(int i) {
+    int j = offset + checkIndex(i);
+    switch (dtype) {
+      case FLOAT32:
+        return store instanceof float[] ? ((float[]) store)[j] : ((FloatBuffer) store).get(j);
+      case FLOAT64:
+        return store instanceof double[] ? ((double[]) store)[j] : ((DoubleBuffer) store).get(j);
+      case INT32:
+        return store instanceof int[] ? ((int[]) store)[j] : ((IntBuffer) store).get(j);
+      case INT64:
+        return store instanceof long[] ? ((long[]) store)[j] : ((LongBuffer) store).get(j);
+      default:
+        throw new AssertionError(dtype);
+    }
+  }
+
+  /**
+   * Reads one element of an integral tensor as a long.
+   *
+   * @param i the row-major index
+   * @return the element
+   * @throws IllegalStateException for a floating tensor
+   */
+  public long getLong(int i) {
+    int j = offset + checkIndex(i);
+    switch (dtype) {
+      case INT32:
+        return store instanceof int[] ? ((int[]) store)[j] : ((IntBuffer) store).get(j);
+      case INT64:
+        return store instanceof long[] ? ((long[]) store)[j] : ((LongBuffer) store).get(j);
+      default:
+        throw new IllegalStateException("getLong on a " + dtype + " tensor");
+    }
+  }
+
+  private int checkIndex(int i) {
+    if (i < 0 || i >= size) {
+      throw new IndexOutOfBoundsException("index " + i + " out of range for shape " + Arrays.toString(shape));
+    }
+    return i;
+  }
+
+  /** @return a new array holding every element as a double */
+  public double[] toDoubleArray() {
+    double[] out = new double[size];
+    for (int i = 0; i < size; i++) {
+      out[i] = getDouble(i);
+    }
+    return out;
+  }
+
+  /** @return a new array holding every element rounded to float */
+  public float[] toFloatArray() {
+    float[] out = new float[size];
+    for (int i = 0; i < size; i++) {
+      out[i] = (float) getDouble(i);
+    }
+    return out;
+  }
+
+  /** @return true when the store is a direct NIO buffer */
+  public boolean isDirect() {
+    return store instanceof Buffer && ((Buffer) store).isDirect();
+  }
+
+  /**
+   * Makes a tensor of the given floating type from doubles, rounding to float for {@link DType#FLOAT32}.
+   *
+   * @param dtype {@link DType#FLOAT32} or {@link DType#FLOAT64}
+   * @param values the values, row-major; the array is taken over for float64
+   * @param shape the shape
+   * @return the new tensor
+   */
+  static Tensor fromDoubles(DType dtype, double[] values, int[] shape) {
+    if (dtype == DType.FLOAT64) {
+      return of(values, shape);
+    }
+    float[] f = new float[values.length];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) values[i];
+    }
+    return of(f, shape);
+  }
+
+  /** @return the shape as PyTorch prints it, e.g. {@code [2, 3]} */
+  public static String shapeString(int[] shape) {
+    return Arrays.toString(shape);
+  }
+
+  @Override
+  public String toString() {
+    return "Tensor(" + dtype + ", shape=" + Arrays.toString(shape) + ")";
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * losskit's core: PyTorch's {@code CrossEntropyLoss}, {@code NLLLoss} and {@code BCEWithLogitsLoss} in pure Java,
+ * with libtorch's semantics for every option, forward and gradient.
+ *
+ * <p>Start from {@link dev.losskit.core.CrossEntropyLoss}, {@link dev.losskit.core.NllLoss} or
+ * {@link dev.losskit.core.BceWithLogitsLoss}; data passes in as read-only {@link dev.losskit.core.Tensor} views
+ * over arrays or buffers. The package depends on nothing but the JDK.
+ *
+ * <p>The reference kernels ({@code Reference*} classes) are the executable specification: plain loops in double
+ * precision that read like the formulas in their Javadoc.
+ */
+package dev.losskit.core;
