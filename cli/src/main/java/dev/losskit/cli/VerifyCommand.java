@@ -80,6 +80,7 @@ final class VerifyCommand implements Callable<Integer> {
     List<Checked> checked = new ArrayList<>();
     int passed = 0;
     int failed = 0;
+    int moreAccurate = 0;
     for (GoldenFile g : goldens) {
       out.println(g.path() + ": " + g.cases().size() + " cases"
           + (g.producer() == null ? "" : " (producer: " + g.producer() + ")"));
@@ -88,6 +89,9 @@ final class VerifyCommand implements Callable<Integer> {
         checked.add(new Checked(g, c, o));
         if (o.passed()) {
           passed++;
+          if (moreAccurate(o) > 0) {
+            moreAccurate++;
+          }
         } else {
           failed++;
           out.println("FAIL " + g.path() + ": " + c.id() + ": " + Main.oneLine(o.message()));
@@ -102,6 +106,10 @@ final class VerifyCommand implements Callable<Integer> {
         err.println(name + ": cannot write report " + report + ": " + Main.oneLine(e.getMessage()));
         return Main.EXIT_USAGE;
       }
+    }
+    if (moreAccurate > 0) {
+      out.println("note: " + moreAccurate + " float32 case(s) passed with elements outside the tolerance of PyTorch's"
+          + " float32 result but at least as close to PyTorch's float64 result (more accurate than PyTorch)");
     }
     out.println(passed + " passed, " + failed + " failed");
     return failed == 0 ? 0 : 1;
@@ -125,6 +133,13 @@ final class VerifyCommand implements Callable<Integer> {
       number(json.name("loss_max_rel_error"), o.loss() == null ? null : o.loss().maxRelError());
       number(json.name("grad_max_abs_error"), o.grad() == null ? null : o.grad().maxAbsError());
       number(json.name("grad_max_rel_error"), o.grad() == null ? null : o.grad().maxRelError());
+      if (k.c().oracleLoss() != null && o.loss() != null) {
+        number(json.name("loss_error_vs_float64"), o.loss().errorVsOracle());
+        number(json.name("torch_loss_error_vs_float64"), o.loss().expectedErrorVsOracle());
+        number(json.name("grad_error_vs_float64"), o.grad().errorVsOracle());
+        number(json.name("torch_grad_error_vs_float64"), o.grad().expectedErrorVsOracle());
+        json.name("more_accurate_elements").value(moreAccurate(o));
+      }
       json.name("rtol").value(tol.rtol());
       json.name("atol").value(tol.atol());
       if (o.message() != null) {
@@ -136,6 +151,10 @@ final class VerifyCommand implements Callable<Integer> {
     json.flush();
     w.write('\n');
     w.flush();
+  }
+
+  private static int moreAccurate(CaseOutcome o) {
+    return (o.loss() == null ? 0 : o.loss().moreAccurate()) + (o.grad() == null ? 0 : o.grad().moreAccurate());
   }
 
   private static boolean isTolerance(Double v) {

@@ -24,6 +24,8 @@ import dev.losskit.core.Tensor;
  * @param gradOutput the upstream gradient, or null for ones
  * @param expectedLoss the expected loss, or null for an error case
  * @param expectedGrad the expected gradient with respect to the input, or null for an error case
+ * @param oracleLoss for a float32 case, PyTorch's float64 loss on the same values, or null
+ * @param oracleGrad for a float32 case, PyTorch's float64 gradient on the same values, or null
  */
 public record GoldenCase(
     String id,
@@ -38,7 +40,9 @@ public record GoldenCase(
     Tensor target,
     Tensor gradOutput,
     Tensor expectedLoss,
-    Tensor expectedGrad) {
+    Tensor expectedGrad,
+    Tensor oracleLoss,
+    Tensor oracleGrad) {
 
   /** The losses a golden file may name. */
   public static final java.util.List<String> LOSSES =

@@ -15,7 +15,6 @@ import dev.losskit.core.NllLoss;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
 import java.io.IOException;
-import java.io.Reader;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,6 +28,9 @@ import java.util.Set;
 /**
  * Reads golden files: JSON objects with {@code "format": "losskit-goldens"}, {@code "version": 1}, an optional
  * {@code producer} and a list of {@code cases}.
+ *
+ * <p>A float32 case may also carry {@code "expected_float64": {"loss": ..., "grad_input": ...}}: PyTorch's result
+ * in float64 on the same values, the oracle that tells a more accurate result from a wrong one.
  *
  * <p>A tensor is {@code {"shape": [...], "data": [...], "dtype": optional}}, with non-finite numbers written as
  * the strings {@code "NaN"}, {@code "Infinity"} and {@code "-Infinity"}. Unknown keys are ignored. Missing or
@@ -60,20 +62,29 @@ public final class GoldenReader {
    *     not JSON, or not in the golden format
    */
   public static GoldenFile read(Path path) throws GoldenFormatException {
+    String text;
+    try {
+      text = Files.readString(path, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new GoldenFormatException(path + ": no such file");
+    } catch (java.nio.charset.MalformedInputException e) {
+      throw new GoldenFormatException(path + ": not valid JSON: the file is not UTF-8 text");
+    } catch (IOException | SecurityException e) {
+      throw new GoldenFormatException(path + ": cannot read: " + oneLine(e.getMessage() == null
+          ? e.getClass().getSimpleName() : e.getMessage()));
+    }
+    if (text.isBlank()) {
+      throw new GoldenFormatException(path + ": not valid JSON: the file is empty");
+    }
     JsonElement root;
-    try (Reader r = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
-      JsonReader json = new JsonReader(r);
+    try {
+      JsonReader json = new JsonReader(new java.io.StringReader(text));
       json.setStrictness(Strictness.STRICT);
       root = JsonParser.parseReader(json);
       if (json.peek() != com.google.gson.stream.JsonToken.END_DOCUMENT) {
         throw new JsonParseException("unexpected content after the JSON value");
       }
-    } catch (NoSuchFileException e) {
-      throw new GoldenFormatException(path + ": no such file");
-    } catch (IOException e) {
-      throw new GoldenFormatException(path + ": cannot read: " + oneLine(e.getMessage() == null
-          ? e.getClass().getSimpleName() : e.getMessage()));
-    } catch (JsonParseException | IllegalStateException e) {
+    } catch (JsonParseException | IllegalStateException | IOException e) {
       throw new GoldenFormatException(path + ": not valid JSON: " + oneLine(rootMessage(e)));
     }
     return parse(path, root);
@@ -165,12 +176,23 @@ public final class GoldenReader {
         throw new Bad("expected has both error and loss/grad_input");
       }
       return new GoldenCase(id, loss, dtype, reduction, ignoreIndex, labelSmoothing, weight, posWeight, input,
-          target, gradOutput, null, null);
+          target, gradOutput, null, null, null, null);
     }
     Tensor expectedLoss = tensor(required(expected, "loss", "expected"), "expected.loss", DType.FLOAT64);
     Tensor expectedGrad = tensor(required(expected, "grad_input", "expected"), "expected.grad_input", DType.FLOAT64);
+    Tensor oracleLoss = null;
+    Tensor oracleGrad = null;
+    if (present(c, "expected_float64")) {
+      JsonObject oracle = object(c.get("expected_float64"), "expected_float64");
+      oracleLoss = tensor(required(oracle, "loss", "expected_float64"), "expected_float64.loss", DType.FLOAT64);
+      oracleGrad = tensor(required(oracle, "grad_input", "expected_float64"), "expected_float64.grad_input",
+          DType.FLOAT64);
+      if (!oracleLoss.sameShape(expectedLoss) || !oracleGrad.sameShape(expectedGrad)) {
+        throw new Bad("expected_float64 and expected have different shapes");
+      }
+    }
     return new GoldenCase(id, loss, dtype, reduction, ignoreIndex, labelSmoothing, weight, posWeight, input, target,
-        gradOutput, expectedLoss, expectedGrad);
+        gradOutput, expectedLoss, expectedGrad, oracleLoss, oracleGrad);
   }
 
   /**
@@ -368,7 +390,8 @@ public final class GoldenReader {
 
   /** Folds a message onto one line and drops Gson's pointer to its troubleshooting page. */
   static String oneLine(String s) {
-    String m = s.replaceAll("\\s*See https?://\\S+", "").replaceAll("\\s+", " ").trim();
-    return m;
+    return s.replaceAll("\\s*See https?://\\S+", "")
+        .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON")
+        .replaceAll("\\s+", " ").trim();
   }
 }

@@ -1,0 +1,78 @@
+package dev.losskit.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicContainer;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/** Every case of every committed golden file, one dynamic test each, named by file and case id. */
+class GoldenFilesTest {
+  static Path goldens() {
+    return Path.of(System.getProperty("losskit.fixtures", "../fixtures")).resolve("goldens");
+  }
+
+  static List<Path> goldenFiles() throws IOException {
+    try (Stream<Path> s = Files.list(goldens())) {
+      return s.filter(p -> p.toString().endsWith(".json")).sorted().collect(Collectors.toList());
+    }
+  }
+
+  @TestFactory
+  Stream<DynamicContainer> everyGoldenCasePasses() throws Exception {
+    GoldenVerifier verifier = GoldenVerifier.withDefaults();
+    return goldenFiles().stream().map(path -> {
+      GoldenReader.GoldenFile file;
+      try {
+        file = GoldenReader.read(path);
+      } catch (GoldenFormatException e) {
+        throw new AssertionError(e.getMessage(), e);
+      }
+      return DynamicContainer.dynamicContainer(path.getFileName().toString(),
+          file.cases().stream().map(c -> DynamicTest.dynamicTest(c.id(), () -> {
+            CaseOutcome o = verifier.check(c);
+            assertTrue(o.passed(), o.message());
+          })));
+    });
+  }
+
+  /** The numerics standard: in float32 the core is never further from PyTorch's float64 result than PyTorch is. */
+  @Test
+  void float32ResultsAreAtLeastAsAccurateAsPytorchAgainstFloat64() throws Exception {
+    GoldenVerifier verifier = GoldenVerifier.withDefaults();
+    int checked = 0;
+    for (Path p : goldenFiles()) {
+      for (GoldenCase c : GoldenReader.read(p).cases()) {
+        if (c.oracleLoss() == null) {
+          continue;
+        }
+        CaseOutcome o = verifier.check(c);
+        for (Comparison k : new Comparison[] {o.loss(), o.grad()}) {
+          assertTrue(!(k.errorVsOracle() > k.expectedErrorVsOracle()), c.id() + ": error vs float64 "
+              + k.errorVsOracle() + " is worse than PyTorch float32's " + k.expectedErrorVsOracle());
+        }
+        checked++;
+      }
+    }
+    assertTrue(checked >= 500, "float32 cases with a float64 oracle: " + checked);
+  }
+
+  @Test
+  void theSeedExamplesAndAtLeast500GeneratedCasesAreCommitted() throws Exception {
+    assertTrue(Files.exists(goldens().resolve("seed-examples.json")));
+    int generated = 0;
+    for (Path p : goldenFiles()) {
+      if (!p.getFileName().toString().equals("seed-examples.json")) {
+        generated += GoldenReader.read(p).cases().size();
+      }
+    }
+    assertTrue(generated >= 500, "generated golden cases: " + generated);
+  }
+}
