@@ -15,16 +15,15 @@ import java.util.Arrays;
  *
  * <p>Instances are immutable and thread-safe. Targets are constants: no gradient flows to them.
  */
-public final class BceWithLogitsLoss implements Loss {
+public final class BceWithLogitsLoss extends AbstractLoss {
   /** PyTorch's functional name, {@code bce_with_logits}. */
   public static final String NAME = "bce_with_logits";
 
-  private final Reduction reduction;
   private final Broadcast weight;
   private final Broadcast posWeight;
 
   private BceWithLogitsLoss(Builder b) {
-    this.reduction = b.reduction;
+    super(NAME, b.reduction);
     this.weight = b.weight;
     this.posWeight = b.posWeight;
   }
@@ -41,20 +40,10 @@ public final class BceWithLogitsLoss implements Loss {
 
   /** @return a builder holding this loss's options */
   public Builder toBuilder() {
-    Builder b = new Builder().reduction(reduction);
+    Builder b = new Builder().reduction(reduction());
     b.weight = weight;
     b.posWeight = posWeight;
     return b;
-  }
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public Reduction reduction() {
-    return reduction;
   }
 
   /** @return a float64 copy of the weight, or null when there is none */
@@ -68,24 +57,7 @@ public final class BceWithLogitsLoss implements Loss {
   }
 
   @Override
-  public Tensor forward(Tensor input, Tensor target) {
-    return run(input, target, null, true, false).loss();
-  }
-
-  @Override
-  public Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
-    if (gradOutput == null) {
-      throw new IllegalArgumentException(NAME + ": gradOutput must not be null");
-    }
-    return run(input, target, gradOutput, false, true).gradInput();
-  }
-
-  @Override
-  public LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return run(input, target, gradOutput, true, true);
-  }
-
-  private LossResult run(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     if (input == null || target == null) {
       throw new IllegalArgumentException(NAME + ": input and target must not be null");
     }
@@ -100,15 +72,13 @@ public final class BceWithLogitsLoss implements Loss {
     if (!target.dtype().isFloating()) {
       throw new IllegalArgumentException(NAME + ": target must be float32 or float64, got " + target.dtype());
     }
-    if (gradOutput != null) {
-      Checks.checkGradOutput(NAME, gradOutput, reduction == Reduction.NONE ? input.shape() : new int[0]);
-    }
-    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction, gradOutput, wantLoss, wantGrad);
+    checkGradOutput(gradOutput, input.shape());
+    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), gradOutput, wantLoss, wantGrad);
   }
 
   @Override
   public String toString() {
-    return "BceWithLogitsLoss(reduction=" + reduction
+    return "BceWithLogitsLoss(reduction=" + reduction()
         + ", weight=" + (weight == null ? "none" : "shape " + Arrays.toString(weight.shape()))
         + ", posWeight=" + (posWeight == null ? "none" : "shape " + Arrays.toString(posWeight.shape())) + ")";
   }

@@ -24,17 +24,16 @@ import java.util.Arrays;
  *
  * <p>Instances are immutable and thread-safe. Targets are constants: no gradient flows to them.
  */
-public final class CrossEntropyLoss implements Loss {
+public final class CrossEntropyLoss extends AbstractLoss {
   /** PyTorch's functional name, {@code cross_entropy}. */
   public static final String NAME = "cross_entropy";
 
-  private final Reduction reduction;
   private final double[] weight;
   private final long ignoreIndex;
   private final double labelSmoothing;
 
   private CrossEntropyLoss(Builder b) {
-    this.reduction = b.reduction;
+    super(NAME, b.reduction);
     this.weight = b.weight == null ? null : b.weight.clone();
     this.ignoreIndex = b.ignoreIndex;
     this.labelSmoothing = Checks.labelSmoothing(b.labelSmoothing);
@@ -52,19 +51,9 @@ public final class CrossEntropyLoss implements Loss {
 
   /** @return a builder holding this loss's options */
   public Builder toBuilder() {
-    Builder b = new Builder().reduction(reduction).ignoreIndex(ignoreIndex).labelSmoothing(labelSmoothing);
+    Builder b = new Builder().reduction(reduction()).ignoreIndex(ignoreIndex).labelSmoothing(labelSmoothing);
     b.weight = weight;
     return b;
-  }
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public Reduction reduction() {
-    return reduction;
   }
 
   /** @return a copy of the per-class weights, or null when there are none */
@@ -83,38 +72,19 @@ public final class CrossEntropyLoss implements Loss {
   }
 
   @Override
-  public Tensor forward(Tensor input, Tensor target) {
-    return run(input, target, null, true, false).loss();
-  }
-
-  @Override
-  public Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
-    if (gradOutput == null) {
-      throw new IllegalArgumentException(NAME + ": gradOutput must not be null");
-    }
-    return run(input, target, gradOutput, false, true).gradInput();
-  }
-
-  @Override
-  public LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return run(input, target, gradOutput, true, true);
-  }
-
-  private LossResult run(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
-    if (gradOutput != null) {
-      Checks.checkGradOutput(NAME, gradOutput, reduction == Reduction.NONE ? p.lossShape : new int[0]);
-    }
+    checkGradOutput(gradOutput, p.lossShape);
     return p.probabilities
         ? ReferenceCrossEntropy.probabilityTargets(
-            p, weight, labelSmoothing, reduction, gradOutput, wantLoss, wantGrad)
+            p, weight, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad)
         : ReferenceCrossEntropy.indexTargets(
-            p, weight, ignoreIndex, labelSmoothing, reduction, gradOutput, wantLoss, wantGrad);
+            p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
   }
 
   @Override
   public String toString() {
-    return "CrossEntropyLoss(reduction=" + reduction + ", weight=" + (weight == null ? "none" : Arrays.toString(weight))
+    return "CrossEntropyLoss(reduction=" + reduction() + ", weight=" + (weight == null ? "none" : Arrays.toString(weight))
         + ", ignoreIndex=" + ignoreIndex + ", labelSmoothing=" + labelSmoothing + ")";
   }
 

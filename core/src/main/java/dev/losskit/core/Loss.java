@@ -9,7 +9,7 @@ package dev.losskit.core;
  * <p>Targets are constants: no gradient flows to them, and none is computed. Only the gradient with respect to
  * the input is available.
  */
-public sealed interface Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss {
+public sealed interface Loss permits AbstractLoss {
 
   /** @return PyTorch's functional name: {@code cross_entropy}, {@code nll_loss} or {@code bce_with_logits} */
   String name();

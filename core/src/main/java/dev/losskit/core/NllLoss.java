@@ -16,16 +16,15 @@ import java.util.Arrays;
  *
  * <p>Instances are immutable and thread-safe. Targets are constants: no gradient flows to them.
  */
-public final class NllLoss implements Loss {
+public final class NllLoss extends AbstractLoss {
   /** PyTorch's functional name, {@code nll_loss}. */
   public static final String NAME = "nll_loss";
 
-  private final Reduction reduction;
   private final double[] weight;
   private final long ignoreIndex;
 
   private NllLoss(Builder b) {
-    this.reduction = b.reduction;
+    super(NAME, b.reduction);
     this.weight = b.weight == null ? null : b.weight.clone();
     this.ignoreIndex = b.ignoreIndex;
   }
@@ -42,19 +41,9 @@ public final class NllLoss implements Loss {
 
   /** @return a builder holding this loss's options */
   public Builder toBuilder() {
-    Builder b = new Builder().reduction(reduction).ignoreIndex(ignoreIndex);
+    Builder b = new Builder().reduction(reduction()).ignoreIndex(ignoreIndex);
     b.weight = weight;
     return b;
-  }
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public Reduction reduction() {
-    return reduction;
   }
 
   /** @return a copy of the per-class weights, or null when there are none */
@@ -68,34 +57,15 @@ public final class NllLoss implements Loss {
   }
 
   @Override
-  public Tensor forward(Tensor input, Tensor target) {
-    return run(input, target, null, true, false).loss();
-  }
-
-  @Override
-  public Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
-    if (gradOutput == null) {
-      throw new IllegalArgumentException(NAME + ": gradOutput must not be null");
-    }
-    return run(input, target, gradOutput, false, true).gradInput();
-  }
-
-  @Override
-  public LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return run(input, target, gradOutput, true, true);
-  }
-
-  private LossResult run(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
-    if (gradOutput != null) {
-      Checks.checkGradOutput(NAME, gradOutput, reduction == Reduction.NONE ? p.lossShape : new int[0]);
-    }
-    return ReferenceNll.run(p, weight, ignoreIndex, reduction, gradOutput, wantLoss, wantGrad);
+    checkGradOutput(gradOutput, p.lossShape);
+    return ReferenceNll.run(p, weight, ignoreIndex, reduction(), gradOutput, wantLoss, wantGrad);
   }
 
   @Override
   public String toString() {
-    return "NllLoss(reduction=" + reduction + ", weight=" + (weight == null ? "none" : Arrays.toString(weight))
+    return "NllLoss(reduction=" + reduction() + ", weight=" + (weight == null ? "none" : Arrays.toString(weight))
         + ", ignoreIndex=" + ignoreIndex + ")";
   }
 

@@ -36,19 +36,7 @@ final class ReferenceBceWithLogits {
         perElement[i] = l;
         sum += l;
       }
-      switch (reduction) {
-        case NONE:
-          loss = ReferenceKernels.tensor(dtype, perElement, shape);
-          break;
-        case SUM:
-          loss = ReferenceKernels.scalar(dtype, sum);
-          break;
-        case MEAN:
-          loss = ReferenceKernels.scalar(dtype, n == 0 ? Double.NaN : sum / n);
-          break;
-        default:
-          throw new AssertionError(reduction);
-      }
+      loss = ReferenceKernels.reduce(dtype, reduction, perElement, shape, sum, n == 0 ? Double.NaN : sum / n);
     }
     if (!wantGrad) {
       return new LossResult(loss, null);

@@ -52,22 +52,9 @@ final class ReferenceCrossEntropy {
       }
     }
 
-    Tensor loss = null;
-    if (wantLoss) {
-      switch (reduction) {
-        case NONE:
-          loss = ReferenceKernels.tensor(dtype, perPosition, p.lossShape);
-          break;
-        case SUM:
-          loss = ReferenceKernels.scalar(dtype, combine(nllSum, smoothSum, eps, classes));
-          break;
-        case MEAN:
-          loss = ReferenceKernels.scalar(dtype, combine(nllSum / weightSum, smoothSum / weightSum, eps, classes));
-          break;
-        default:
-          throw new AssertionError(reduction);
-      }
-    }
+    Tensor loss = !wantLoss ? null : ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape,
+        combine(nllSum, smoothSum, eps, classes),
+        combine(nllSum / weightSum, smoothSum / weightSum, eps, classes));
     if (!wantGrad) {
       return new LossResult(loss, null);
     }
@@ -116,19 +103,7 @@ final class ReferenceCrossEntropy {
         perPosition[pos] = -l;
         sum += -l;
       }
-      switch (reduction) {
-        case NONE:
-          loss = ReferenceKernels.tensor(dtype, perPosition, p.lossShape);
-          break;
-        case SUM:
-          loss = ReferenceKernels.scalar(dtype, sum);
-          break;
-        case MEAN:
-          loss = ReferenceKernels.scalar(dtype, sum / count);
-          break;
-        default:
-          throw new AssertionError(reduction);
-      }
+      loss = ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, sum / count);
     }
     if (!wantGrad) {
       return new LossResult(loss, null);

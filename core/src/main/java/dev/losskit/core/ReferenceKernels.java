@@ -75,6 +75,24 @@ final class ReferenceKernels {
     }
   }
 
+  /**
+   * The loss as the reduction asks for it, in the input's dtype: the per-position values for {@code none}, else
+   * the given sum or mean.
+   */
+  static Tensor reduce(DType dtype, Reduction reduction, double[] perPosition, int[] shape, double sum,
+      double mean) {
+    switch (reduction) {
+      case NONE:
+        return tensor(dtype, perPosition, shape);
+      case SUM:
+        return scalar(dtype, sum);
+      case MEAN:
+        return scalar(dtype, mean);
+      default:
+        throw new AssertionError(reduction);
+    }
+  }
+
   /** Wraps per-position or scalar results in a tensor of the input's dtype. */
   static Tensor tensor(DType dtype, double[] values, int[] shape) {
     return Tensor.fromDoubles(dtype, values, shape);

@@ -30,22 +30,8 @@ final class ReferenceNll {
       weightSum += w[target];
     }
 
-    Tensor loss = null;
-    if (wantLoss) {
-      switch (reduction) {
-        case NONE:
-          loss = ReferenceKernels.tensor(dtype, perPosition, p.lossShape);
-          break;
-        case SUM:
-          loss = ReferenceKernels.scalar(dtype, sum);
-          break;
-        case MEAN:
-          loss = ReferenceKernels.scalar(dtype, sum / weightSum);
-          break;
-        default:
-          throw new AssertionError(reduction);
-      }
-    }
+    Tensor loss = !wantLoss ? null
+        : ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, sum / weightSum);
     if (!wantGrad) {
       return new LossResult(loss, null);
     }

@@ -1,0 +1,58 @@
+package dev.losskit.core;
+
+/**
+ * The calls every loss shares: each validates its arguments and runs one computation that yields the loss, the
+ * gradient, or both.
+ */
+abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss {
+  private final String name;
+  private final Reduction reduction;
+
+  AbstractLoss(String name, Reduction reduction) {
+    this.name = name;
+    this.reduction = reduction;
+  }
+
+  @Override
+  public final String name() {
+    return name;
+  }
+
+  @Override
+  public final Reduction reduction() {
+    return reduction;
+  }
+
+  @Override
+  public final Tensor forward(Tensor input, Tensor target) {
+    return compute(input, target, null, true, false).loss();
+  }
+
+  @Override
+  public final Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
+    if (gradOutput == null) {
+      throw new IllegalArgumentException(name + ": gradOutput must not be null");
+    }
+    return compute(input, target, gradOutput, false, true).gradInput();
+  }
+
+  @Override
+  public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
+    return compute(input, target, gradOutput, true, true);
+  }
+
+  /**
+   * Validates the arguments and computes what is wanted.
+   *
+   * @param gradOutput the upstream gradient, or null for ones
+   * @return the loss (null unless {@code wantLoss}) and the gradient (null unless {@code wantGrad})
+   */
+  abstract LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad);
+
+  /** Checks the upstream gradient against the loss's shape: {@code unreduced} for none, a scalar otherwise. */
+  final void checkGradOutput(Tensor gradOutput, int[] unreduced) {
+    if (gradOutput != null) {
+      Checks.checkGradOutput(name, gradOutput, reduction == Reduction.NONE ? unreduced : new int[0]);
+    }
+  }
+}
