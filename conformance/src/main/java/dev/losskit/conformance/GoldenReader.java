@@ -130,8 +130,8 @@ public final class GoldenReader {
 
   private static GoldenCase parseCase(String id, JsonObject c) throws Bad {
     String loss = string(c, "loss");
-    if (!GoldenCase.LOSSES.contains(loss)) {
-      throw new Bad("unknown loss '" + loss + "', expected one of " + String.join(", ", GoldenCase.LOSSES));
+    if (!LossCase.LOSSES.contains(loss)) {
+      throw new Bad("unknown loss '" + loss + "', expected one of " + String.join(", ", LossCase.LOSSES));
     }
     DType dtype = parseEnum(c, "dtype", DType::fromPytorchName);
     if (!dtype.isFloating()) {
@@ -166,6 +166,8 @@ public final class GoldenReader {
     Tensor target = tensor(required(c, "target"), "target", dtype);
     Tensor gradOutput = present(c, "grad_output") ? tensor(c.get("grad_output"), "grad_output", dtype) : null;
 
+    LossCase call = new LossCase(loss, dtype, reduction, ignoreIndex, labelSmoothing, weight, posWeight, input,
+        target, gradOutput);
     JsonObject expected = object(required(c, "expected"), "expected");
     if (present(expected, "error")) {
       JsonElement e = expected.get("error");
@@ -175,8 +177,7 @@ public final class GoldenReader {
       if (present(expected, "loss") || present(expected, "grad_input")) {
         throw new Bad("expected has both error and loss/grad_input");
       }
-      return new GoldenCase(id, loss, dtype, reduction, ignoreIndex, labelSmoothing, weight, posWeight, input,
-          target, gradOutput, null, null, null, null);
+      return new GoldenCase(id, call, null, null, null, null);
     }
     Tensor expectedLoss = tensor(required(expected, "loss", "expected"), "expected.loss", DType.FLOAT64);
     Tensor expectedGrad = tensor(required(expected, "grad_input", "expected"), "expected.grad_input", DType.FLOAT64);
@@ -191,8 +192,7 @@ public final class GoldenReader {
         throw new Bad("expected_float64 and expected have different shapes");
       }
     }
-    return new GoldenCase(id, loss, dtype, reduction, ignoreIndex, labelSmoothing, weight, posWeight, input, target,
-        gradOutput, expectedLoss, expectedGrad, oracleLoss, oracleGrad);
+    return new GoldenCase(id, call, expectedLoss, expectedGrad, oracleLoss, oracleGrad);
   }
 
   /**

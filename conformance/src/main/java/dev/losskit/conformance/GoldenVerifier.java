@@ -48,8 +48,9 @@ public final class GoldenVerifier {
   public CaseOutcome check(GoldenCase c) {
     LossResult result;
     try {
-      Loss loss = c.buildLoss();
-      result = loss.forwardBackward(c.input(), c.target(), c.gradOutput());
+      LossCase call = c.call();
+      Loss loss = call.buildLoss();
+      result = loss.forwardBackward(call.input(), call.target(), call.gradOutput());
     } catch (IllegalArgumentException e) {
       return c.expectsError()
           ? new CaseOutcome(c.id(), true, null, null, e.getMessage())

@@ -42,12 +42,19 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
   }
 
   /**
-   * Validates the arguments and computes what is wanted.
+   * Validates the arguments and computes what is wanted with the fastest kernels available. Until the fused
+   * kernels arrive, those are the reference kernels.
    *
    * @param gradOutput the upstream gradient, or null for ones
    * @return the loss (null unless {@code wantLoss}) and the gradient (null unless {@code wantGrad})
    */
-  abstract LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad);
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    return computeReference(input, target, gradOutput, wantLoss, wantGrad);
+  }
+
+  /** Validates the arguments and computes what is wanted with the reference kernels. */
+  abstract LossResult computeReference(
+      Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad);
 
   /** Checks the upstream gradient against the loss's shape: {@code unreduced} for none, a scalar otherwise. */
   final void checkGradOutput(Tensor gradOutput, int[] unreduced) {

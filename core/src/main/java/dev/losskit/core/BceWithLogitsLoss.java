@@ -57,7 +57,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   }
 
   @Override
-  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     if (input == null || target == null) {
       throw new IllegalArgumentException(NAME + ": input and target must not be null");
     }

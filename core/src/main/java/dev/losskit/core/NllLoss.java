@@ -57,7 +57,7 @@ public final class NllLoss extends AbstractLoss {
   }
 
   @Override
-  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
     checkGradOutput(gradOutput, p.lossShape);
     return ReferenceNll.run(p, weight, ignoreIndex, reduction(), gradOutput, wantLoss, wantGrad);

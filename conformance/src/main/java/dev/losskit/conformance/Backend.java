@@ -1,0 +1,77 @@
+package dev.losskit.conformance;
+
+import dev.losskit.core.LossResult;
+import dev.losskit.core.Reference;
+
+/**
+ * An implementation of the losses that the conformance matrix checks against libtorch. Each backend runs every
+ * combination; one that cannot express a combination says why in {@link #skipReason}.
+ */
+public interface Backend {
+  /** @return the backend's name, e.g. {@code core} */
+  String name();
+
+  /** @return one line on what this backend runs */
+  String description();
+
+  /**
+   * @param c a loss call
+   * @return why this backend cannot run it, or null when it can
+   */
+  default String skipReason(LossCase c) {
+    return null;
+  }
+
+  /**
+   * Runs a loss call. Rejected input is an {@link Outcome#error}, not an exception.
+   *
+   * @param c the call
+   * @return the loss and its gradient, or the error
+   */
+  Outcome run(LossCase c);
+
+  /** The core's public API. */
+  Backend CORE = new Backend() {
+    @Override
+    public String name() {
+      return "core";
+    }
+
+    @Override
+    public String description() {
+      return "losskit's core through its public API";
+    }
+
+    @Override
+    public Outcome run(LossCase c) {
+      try {
+        return Outcome.of(c.buildLoss().forwardBackward(c.input(), c.target(), c.gradOutput()));
+      } catch (IllegalArgumentException e) {
+        return Outcome.error(e.getMessage());
+      }
+    }
+  };
+
+  /** The core's reference kernels, called directly. */
+  Backend CORE_REFERENCE = new Backend() {
+    @Override
+    public String name() {
+      return "core-reference";
+    }
+
+    @Override
+    public String description() {
+      return "losskit's reference kernels (the executable specification)";
+    }
+
+    @Override
+    public Outcome run(LossCase c) {
+      try {
+        LossResult r = Reference.forwardBackward(c.buildLoss(), c.input(), c.target(), c.gradOutput());
+        return Outcome.of(r);
+      } catch (IllegalArgumentException e) {
+        return Outcome.error(e.getMessage());
+      }
+    }
+  };
+}

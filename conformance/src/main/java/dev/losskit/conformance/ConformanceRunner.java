@@ -1,0 +1,100 @@
+package dev.losskit.conformance;
+
+import dev.losskit.conformance.Matrix.Combination;
+import dev.losskit.core.DType;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs combinations through libtorch and every backend, and judges each backend by one routine: forward values and
+ * gradients against libtorch at the same dtype with PyTorch's default tolerances, error parity for inputs libtorch
+ * rejects, and, for float32, the error of both against libtorch in float64 on the same values.
+ */
+public final class ConformanceRunner {
+  private ConformanceRunner() {}
+
+  /** Told after each combination. */
+  @FunctionalInterface
+  public interface Progress {
+    /**
+     * @param done combinations finished
+     * @param total combinations in all
+     */
+    void update(int done, int total);
+  }
+
+  /**
+   * Runs the combinations.
+   *
+   * @param oracle libtorch
+   * @param combos the combinations
+   * @param backends the backends
+   * @param progress told after each combination
+   * @return one result per combination and backend, combination by combination
+   */
+  public static List<CaseResult> run(TorchOracle oracle, List<Combination> combos, List<Backend> backends,
+      Progress progress) {
+    List<CaseResult> out = new ArrayList<>(combos.size() * backends.size());
+    int done = 0;
+    for (Combination c : combos) {
+      Outcome torch = oracle.run(c.call());
+      Outcome torch64 = c.dtype() == DType.FLOAT32 && !torch.failed() ? oracle.run(c.call().toFloat64()) : null;
+      for (Backend b : backends) {
+        out.add(judge(c, b, torch, torch64));
+      }
+      progress.update(++done, combos.size());
+    }
+    return out;
+  }
+
+  /**
+   * Runs one backend on one combination and judges it against libtorch.
+   *
+   * @param c the combination
+   * @param b the backend
+   * @param torch libtorch's outcome at the combination's dtype
+   * @param torch64 libtorch's outcome in float64 on the same values, or null
+   * @return the result
+   */
+  public static CaseResult judge(Combination c, Backend b, Outcome torch, Outcome torch64) {
+    String skip = b.skipReason(c.call());
+    if (skip != null) {
+      return result(c, b, "skip", !torch.failed(), null, null, null, null, skip);
+    }
+    Outcome mine;
+    try {
+      mine = b.run(c.call());
+    } catch (RuntimeException e) {
+      mine = Outcome.error("unexpected " + e.getClass().getSimpleName() + ": " + e.getMessage());
+    }
+    if (torch.failed()) {
+      return mine.failed()
+          ? result(c, b, "pass", false, null, null, null, null, "both reject it; libtorch: " + torch.error())
+          : result(c, b, "fail", false, null, null, null, null,
+              "libtorch rejects it (" + torch.error() + ") but " + b.name() + " accepted it");
+    }
+    if (mine.failed()) {
+      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.error());
+    }
+    Tolerance tol = Tolerance.defaultFor(c.dtype());
+    Comparison loss = Comparison.of("loss", mine.loss(), torch.loss(), torch64 == null ? null : torch64.loss(), tol);
+    Comparison grad = Comparison.of("grad", mine.grad(), torch.grad(), torch64 == null ? null : torch64.grad(), tol);
+    boolean pass = loss.passed() && grad.passed();
+    int moreAccurate = loss.moreAccurate() + grad.moreAccurate();
+    String reason = !loss.passed() ? loss.detail()
+        : !grad.passed() ? grad.detail()
+        : moreAccurate > 0 ? moreAccurate + " element(s) outside the tolerance of libtorch float32 but closer to"
+            + " libtorch float64 than it is"
+        : null;
+    return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), pass ? "pass" : "fail", true,
+        loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(),
+        torch64 == null ? null : Math.max(loss.errorVsOracle(), grad.errorVsOracle()),
+        torch64 == null ? null : Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle()), reason);
+  }
+
+  private static CaseResult result(Combination c, Backend b, String status, boolean valid, Double a, Double r,
+      Double ga, Double gr, String reason) {
+    return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), status, valid, a, r, ga, gr, null, null,
+        reason);
+  }
+}

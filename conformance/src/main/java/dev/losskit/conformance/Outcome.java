@@ -1,0 +1,29 @@
+package dev.losskit.conformance;
+
+import dev.losskit.core.LossResult;
+import dev.losskit.core.Tensor;
+
+/**
+ * What one implementation made of a loss call: a loss and its gradient, or an error.
+ *
+ * @param loss the loss, or null after an error
+ * @param grad the gradient with respect to the input, or null after an error
+ * @param error the one-line error message, or null
+ */
+public record Outcome(Tensor loss, Tensor grad, String error) {
+
+  /** @return an outcome holding a result */
+  public static Outcome of(LossResult r) {
+    return new Outcome(r.loss(), r.gradInput(), null);
+  }
+
+  /** @return an outcome holding an error */
+  public static Outcome error(String message) {
+    return new Outcome(null, null, message == null ? "error" : message);
+  }
+
+  /** @return true when the call was rejected */
+  public boolean failed() {
+    return error != null;
+  }
+}

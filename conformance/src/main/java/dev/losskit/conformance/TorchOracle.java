@@ -1,0 +1,202 @@
+package dev.losskit.conformance;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.training.GradientCollector;
+import dev.losskit.core.BceWithLogitsLoss;
+import dev.losskit.core.DType;
+import dev.losskit.core.Reduction;
+import dev.losskit.core.Tensor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * libtorch as the oracle: a TorchScript module ({@code torch_oracle.pt}, made by {@code fixtures/make_oracle.py})
+ * whose methods call {@code torch.nn.functional.cross_entropy}, {@code nll_loss} and
+ * {@code binary_cross_entropy_with_logits} and return the loss with its gradient from {@code torch.autograd.grad}.
+ * It runs in the libtorch that DJL's PyTorch engine embeds (2.7.1, from Maven Central), offline.
+ *
+ * <p>Methods are called through DJL's NDList path in training mode, inside a {@link GradientCollector}: DJL keeps
+ * libtorch's (thread-local) grad mode off otherwise, and its IValue path runs under inference mode. Only one
+ * gradient collector may exist in a JVM at a time, so an oracle is not thread-safe: use it from one thread.
+ */
+public final class TorchOracle implements AutoCloseable {
+  private static final String RESOURCE = "/dev/losskit/conformance/torch_oracle.pt";
+
+  private final Model model;
+  private final PtSymbolBlock block;
+  private final Engine engine;
+  private final Path dir;
+
+  private TorchOracle(Model model, Path dir) {
+    this.model = model;
+    this.block = (PtSymbolBlock) model.getBlock();
+    this.engine = Engine.getEngine("PyTorch");
+    this.dir = dir;
+  }
+
+  /**
+   * Loads the oracle module into DJL's PyTorch engine.
+   *
+   * @return the oracle
+   * @throws IOException when the module cannot be unpacked
+   */
+  public static TorchOracle open() throws IOException {
+    Path dir = Files.createTempDirectory("losskit-oracle");
+    try (InputStream in = TorchOracle.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        throw new IOException("missing resource " + RESOURCE);
+      }
+      Files.copy(in, dir.resolve("torch_oracle.pt"));
+    }
+    Model model = Model.newInstance("losskit-oracle", "PyTorch");
+    try {
+      model.load(dir, "torch_oracle");
+    } catch (ai.djl.MalformedModelException | RuntimeException e) {
+      model.close();
+      throw new IOException("cannot load the TorchScript oracle: " + e.getMessage(), e);
+    }
+    return new TorchOracle(model, dir);
+  }
+
+  /** @return the version of the libtorch that runs the losses, e.g. {@code 2.7.1} */
+  public String libtorchVersion() {
+    return engine.getVersion();
+  }
+
+  /**
+   * Runs a loss call in libtorch.
+   *
+   * @param c the call
+   * @return libtorch's loss and gradient, or the error libtorch raised
+   */
+  @SuppressWarnings("try") // the collector only needs to be open while the method runs
+  public Outcome run(LossCase c) {
+    try (NDManager m = model.getNDManager().newSubManager()) {
+      NDList in = new NDList();
+      in.add(array(m, c.input()));
+      in.add(array(m, c.target()));
+      in.add(optional(m, c.weight(), c.dtype()));
+      double reduction = code(c.reduction());
+      if (c.loss().equals(BceWithLogitsLoss.NAME)) {
+        in.add(optional(m, c.posWeight(), c.dtype()));
+        in.add(m.create(new double[] {flag(c.weight()), flag(c.posWeight()), reduction}));
+      } else {
+        in.add(m.create(new double[] {flag(c.weight()), c.ignoreIndex(), reduction, c.labelSmoothing()}));
+      }
+      in.add(c.gradOutput() != null ? array(m, c.gradOutput()) : ones(m, c));
+      NDArray method = m.create("");
+      method.setName("module_method:" + c.loss());
+      in.add(method);
+      NDList out;
+      try (GradientCollector ignored = engine.newGradientCollector()) {
+        out = IValueUtils.forward(block, in, true);
+      }
+      return new Outcome(tensor(out.get(0)), tensor(out.get(1)), null);
+    } catch (EngineException e) {
+      return Outcome.error(torchMessage(e.getMessage()));
+    }
+  }
+
+  /** The upstream gradient of ones, in the loss's shape. */
+  private static NDArray ones(NDManager m, LossCase c) {
+    if (c.reduction() != Reduction.NONE) {
+      return c.dtype() == DType.FLOAT32 ? m.create(1f) : m.create(1d);
+    }
+    // An unreduced loss has the input's shape without the class dimension (BCE: the input's shape).
+    int[] s = c.input().shape();
+    long[] shape;
+    if (c.loss().equals(BceWithLogitsLoss.NAME)) {
+      shape = Arrays.stream(s).asLongStream().toArray();
+    } else if (s.length <= 1) {
+      shape = new long[0];
+    } else {
+      shape = new long[s.length - 1];
+      shape[0] = s[0];
+      for (int d = 2; d < s.length; d++) {
+        shape[d - 1] = s[d];
+      }
+    }
+    return m.ones(new Shape(shape), c.dtype() == DType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT64);
+  }
+
+  private static double flag(Tensor t) {
+    return t == null ? 0 : 1;
+  }
+
+  private static double code(Reduction r) {
+    return r == Reduction.NONE ? 0 : r == Reduction.MEAN ? 1 : 2;
+  }
+
+  private static NDArray optional(NDManager m, Tensor t, DType dtype) {
+    if (t != null) {
+      return array(m, t);
+    }
+    return dtype == DType.FLOAT32 ? m.create(new float[0]) : m.create(new double[0]);
+  }
+
+  static NDArray array(NDManager m, Tensor t) {
+    Shape shape = new Shape(Arrays.stream(t.shape()).asLongStream().toArray());
+    switch (t.dtype()) {
+      case FLOAT32:
+        return m.create(t.toFloatArray(), shape);
+      case FLOAT64:
+        return m.create(t.toDoubleArray(), shape);
+      case INT32:
+      case INT64: {
+        long[] v = new long[t.numel()];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = t.getLong(i);
+        }
+        return m.create(v, shape);
+      }
+      default:
+        throw new AssertionError(t.dtype());
+    }
+  }
+
+  static Tensor tensor(NDArray a) {
+    int[] shape = Arrays.stream(a.getShape().getShape()).mapToInt(Math::toIntExact).toArray();
+    if (a.getDataType() == DataType.FLOAT32) {
+      return Tensor.of(a.toFloatArray(), shape);
+    }
+    return Tensor.of(a.toDoubleArray(), shape);
+  }
+
+  /** The line of a TorchScript error that says what went wrong, e.g. {@code RuntimeError: Target 7 is out of bounds.} */
+  static String torchMessage(String message) {
+    if (message == null) {
+      return "libtorch raised an error";
+    }
+    String[] lines = message.strip().split("\n");
+    for (int i = lines.length - 1; i >= 0; i--) {
+      String l = lines[i].strip();
+      if (l.matches("^[A-Za-z]*(Error|Exception): .*")) {
+        return l;
+      }
+    }
+    return lines[lines.length - 1].strip();
+  }
+
+  @Override
+  public void close() {
+    model.close();
+    try {
+      Files.deleteIfExists(dir.resolve("torch_oracle.pt"));
+      Files.deleteIfExists(dir);
+    } catch (IOException e) {
+      // a temporary directory left behind is harmless
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package dev.losskit.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.losskit.conformance.Matrix.Combination;
+import dev.losskit.core.DType;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The whole conformance matrix against libtorch 2.7.1, one dynamic test per combination, named by it: CI fails on
+ * any mismatch of any backend, forward or gradient.
+ */
+class ConformanceMatrixTest {
+  private static TorchOracle oracle;
+  private static final List<Backend> BACKENDS = Backends.all();
+
+  @BeforeAll
+  static void loadLibtorch() throws Exception {
+    oracle = TorchOracle.open();
+  }
+
+  @AfterAll
+  static void close() {
+    if (oracle != null) {
+      oracle.close();
+    }
+  }
+
+  @TestFactory
+  Stream<DynamicTest> everyCombinationMatchesLibtorch() {
+    return Matrix.all().stream().map(c -> DynamicTest.dynamicTest(c.id(), () -> {
+      Outcome torch = oracle.run(c.call());
+      Outcome torch64 = c.dtype() == DType.FLOAT32 && !torch.failed() ? oracle.run(c.call().toFloat64()) : null;
+      List<String> failures = BACKENDS.stream()
+          .map(b -> ConformanceRunner.judge(c, b, torch, torch64))
+          .filter(r -> !r.ok())
+          .map(r -> r.backend() + ": " + r.reason())
+          .collect(Collectors.toList());
+      assertTrue(failures.isEmpty(), String.join("; ", failures));
+    }));
+  }
+
+  @Test
+  void theMatrixHasAtLeast1000DistinctCombinationsWithStableIds() {
+    List<Combination> all = Matrix.all();
+    assertTrue(all.size() >= 1000, "combinations: " + all.size());
+    assertTrue(all.stream().map(Combination::id).distinct().count() == all.size(), "ids must be unique");
+    List<Combination> quick = Matrix.select(all, null, true);
+    assertTrue(quick.size() > all.size() / 4 && quick.size() < all.size() / 2, "quick: " + quick.size());
+  }
+
+  @Test
+  void theOracleRunsLibtorch271() {
+    assertTrue(oracle.libtorchVersion().startsWith("2.7.1"), oracle.libtorchVersion());
+  }
+}
