@@ -6,6 +6,9 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 /**
  * Writes output files atomically: into a temporary file beside the target, then renamed over it. A reader sees
@@ -22,6 +25,20 @@ public final class AtomicFiles {
      * @throws IOException when writing fails
      */
     void writeTo(OutputStream out) throws IOException;
+  }
+
+  /**
+   * Gives the new file the permissions of the one it replaces, or ordinary ones ({@code rw-r--r--}) for a new
+   * file, rather than the owner-only permissions of a temporary file.
+   */
+  private static void permissions(Path tmp, Path target) throws IOException {
+    if (!tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      return;
+    }
+    Set<PosixFilePermission> perms = Files.exists(target)
+        ? Files.getPosixFilePermissions(target)
+        : PosixFilePermissions.fromString("rw-r--r--");
+    Files.setPosixFilePermissions(tmp, perms);
   }
 
   /**
@@ -46,6 +63,7 @@ public final class AtomicFiles {
       try (OutputStream out = Files.newOutputStream(tmp)) {
         content.writeTo(out);
       }
+      permissions(tmp, absolute);
       try {
         Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {

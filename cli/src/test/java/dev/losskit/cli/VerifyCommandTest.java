@@ -179,6 +179,19 @@ class VerifyCommandTest {
   }
 
   @Test
+  void atomicWritesGiveOrdinaryPermissionsAndKeepExistingOnes() throws IOException {
+    Path fresh = dir.resolve("fresh.json");
+    AtomicFiles.write(fresh, out -> out.write('x'));
+    assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(fresh)));
+    Files.setPosixFilePermissions(fresh, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw----"));
+    AtomicFiles.write(fresh, out -> out.write('y'));
+    assertEquals("rw-rw----", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(fresh)));
+    assertEquals("y", Files.readString(fresh));
+  }
+
+  @Test
   void aFailedReportWriteKeepsTheOldFileAndLeavesNoTemporary() throws IOException {
     Path target = dir.resolve("keep.json");
     Files.writeString(target, "old");
