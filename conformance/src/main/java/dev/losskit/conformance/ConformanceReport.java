@@ -336,11 +336,13 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
       <h2>float32 accuracy, against libtorch float64 on the same values</h2><ul>
       $ACCURACY</ul>
       <h2>Heat map: largest absolute error per combination and backend</h2>
-      <div class="legend">float32 cells show the error against libtorch float64; float64 cells the error against
-      libtorch. <span style="background:#1b7f3b">0</span><span style="background:#3a9d52">&lt; 1e-12</span><span
-      style="background:#7fbf4d">&lt; 1e-9</span><span style="background:#c9b53a">&lt; 1e-6</span><span
-      style="background:#e08a2e">&ge; 1e-6</span><span style="background:#b3261e">fail</span><span
-      style="background:#8a9099">skip</span><span style="background:#4a5a7a">both reject</span></div>
+      <div class="legend">Each cell shows the largest absolute error, loss and gradient together: for float32, against
+      libtorch float64 on the same values; for float64, against libtorch. Colour: that error as a fraction of PyTorch's
+      atol for the dtype (float32 1e-5, float64 1e-7). <span style="background:#1b7f3b">exact</span><span
+      style="background:#3a9d52">&lt; 0.1%</span><span style="background:#7fbf4d">&lt; 10%</span><span
+      style="background:#c9b53a">&lt; 100%</span><span style="background:#e08a2e">&ge; atol</span><span
+      style="background:#b3261e">fail</span><span style="background:#8a9099">skip</span><span
+      style="background:#4a5a7a">both reject</span></div>
       <div class="controls"><input id="q" placeholder="filter, e.g. ls=0.1 or shape=(3,4,2)">
       <select id="loss"><option value="">every loss</option></select>
       <select id="dtype"><option value="">every dtype</option><option>float32</option><option>float64</option></select>
@@ -356,8 +358,9 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
       const lossSel = document.getElementById("loss");
       for (const l of losses) { const o = document.createElement("option"); o.textContent = l; lossSel.appendChild(o); }
       function num(v) { return typeof v === "string" ? Number(v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : NaN) : v; }
-      function color(v) { if (v === null || v === undefined) return "#8a9099"; v = num(v); if (isNaN(v)) return "#e08a2e";
-        return v === 0 ? "#1b7f3b" : v < 1e-12 ? "#3a9d52" : v < 1e-9 ? "#7fbf4d" : v < 1e-6 ? "#c9b53a" : "#e08a2e"; }
+      function color(v, dtype) { if (v === null || v === undefined) return "#8a9099"; v = num(v); if (isNaN(v)) return "#e08a2e";
+        const r = v / (dtype === "float32" ? 1e-5 : 1e-7);
+        return r === 0 ? "#1b7f3b" : r < 1e-3 ? "#3a9d52" : r < 1e-1 ? "#7fbf4d" : r < 1 ? "#c9b53a" : "#e08a2e"; }
       function fmt(v) { v = num(v); return v === null || v === undefined ? "" : v === 0 ? "0" : isNaN(v) ? "NaN" : v.toExponential(1); }
       function render() {
         const q = document.getElementById("q").value.trim(), loss = lossSel.value,
@@ -371,14 +374,14 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
           for (const c of d.cells) {
             const cell = document.createElement("td"); cell.className = "cell";
             const reject = !d.valid && c.status === "pass";
-            cell.style.background = c.status === "fail" ? "#b3261e" : c.status === "skip" ? "#8a9099" : reject ? "#4a5a7a" : color(c.err);
+            cell.style.background = c.status === "fail" ? "#b3261e" : c.status === "skip" ? "#8a9099" : reject ? "#4a5a7a" : color(c.err, d.dtype);
             cell.textContent = c.status === "fail" ? "FAIL" : c.status === "skip" ? "skip" : reject ? "reject" : fmt(c.err);
             cell.title = c.backend + ": " + c.status + (c.abs !== null ? "\\nloss abs err vs libtorch " + fmt(c.abs) + "\\ngrad abs err vs libtorch " + fmt(c.grad) : "")
               + (c.f64 !== null ? "\\nerror vs libtorch float64 " + fmt(c.f64) : "") + (c.reason ? "\\n" + c.reason : "");
             tr.appendChild(cell);
           }
           const t = document.createElement("td"); t.className = "cell";
-          t.style.background = d.torch === null ? "#8a9099" : color(d.torch); t.textContent = d.torch === null ? "" : fmt(d.torch);
+          t.style.background = d.torch === null ? "#c8ccd2" : color(d.torch, d.dtype); t.textContent = d.torch === null ? "n/a" : fmt(d.torch);
           t.title = "libtorch float32's own error against libtorch float64"; tr.appendChild(t);
           rows.appendChild(tr);
         }
