@@ -1,6 +1,5 @@
 package dev.losskit.conformance;
 
-import dev.losskit.core.LossResult;
 import dev.losskit.core.Reference;
 
 /**
@@ -44,11 +43,7 @@ public interface Backend {
 
     @Override
     public Outcome run(LossCase c) {
-      try {
-        return Outcome.of(c.buildLoss().forwardBackward(c.input(), c.target(), c.gradOutput()));
-      } catch (IllegalArgumentException e) {
-        return Outcome.error(e.getMessage());
-      }
+      return Outcome.capture(() -> c.buildLoss().forwardBackward(c.input(), c.target(), c.gradOutput()));
     }
   };
 
@@ -66,12 +61,7 @@ public interface Backend {
 
     @Override
     public Outcome run(LossCase c) {
-      try {
-        LossResult r = Reference.forwardBackward(c.buildLoss(), c.input(), c.target(), c.gradOutput());
-        return Outcome.of(r);
-      } catch (IllegalArgumentException e) {
-        return Outcome.error(e.getMessage());
-      }
+      return Outcome.capture(() -> Reference.forwardBackward(c.buildLoss(), c.input(), c.target(), c.gradOutput()));
     }
   };
 }

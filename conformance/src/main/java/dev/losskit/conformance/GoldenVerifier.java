@@ -1,8 +1,5 @@
 package dev.losskit.conformance;
 
-import dev.losskit.core.Loss;
-import dev.losskit.core.LossResult;
-
 /**
  * Checks the core against golden cases: runs each case through the public API and compares the loss and the
  * gradient with the expected tensors, at PyTorch's default tolerance for the case's dtype unless overridden.
@@ -46,23 +43,19 @@ public final class GoldenVerifier {
    * @return whether it passed, with its errors
    */
   public CaseOutcome check(GoldenCase c) {
-    LossResult result;
-    try {
-      LossCase call = c.call();
-      Loss loss = call.buildLoss();
-      result = loss.forwardBackward(call.input(), call.target(), call.gradOutput());
-    } catch (IllegalArgumentException e) {
+    Outcome mine = Backend.CORE.run(c.call());
+    if (mine.failed()) {
       return c.expectsError()
-          ? new CaseOutcome(c.id(), true, null, null, e.getMessage())
-          : new CaseOutcome(c.id(), false, null, null, "the core rejected it: " + e.getMessage());
+          ? new CaseOutcome(c.id(), true, null, null, mine.error())
+          : new CaseOutcome(c.id(), false, null, null, "the core rejected it: " + mine.error());
     }
     if (c.expectsError()) {
       return new CaseOutcome(c.id(), false, null, null,
           "PyTorch rejects this input but the core accepted it");
     }
     Tolerance tol = toleranceFor(c);
-    Comparison loss = Comparison.of("loss", result.loss(), c.expectedLoss(), c.oracleLoss(), tol);
-    Comparison grad = Comparison.of("grad_input", result.gradInput(), c.expectedGrad(), c.oracleGrad(), tol);
+    Comparison loss = Comparison.of("loss", mine.loss(), c.expectedLoss(), c.oracleLoss(), tol);
+    Comparison grad = Comparison.of("grad_input", mine.grad(), c.expectedGrad(), c.oracleGrad(), tol);
     boolean passed = loss.passed() && grad.passed();
     String message = passed ? null : (!loss.passed() ? loss.detail() : grad.detail());
     return new CaseOutcome(c.id(), passed, loss, grad, message);

@@ -22,6 +22,20 @@ public record Outcome(Tensor loss, Tensor grad, String error) {
     return new Outcome(null, null, message == null ? "error" : message);
   }
 
+  /**
+   * Runs a call of the core, turning its rejection of bad input into an error outcome.
+   *
+   * @param call the call
+   * @return its result, or the core's message
+   */
+  public static Outcome capture(java.util.function.Supplier<LossResult> call) {
+    try {
+      return of(call.get());
+    } catch (IllegalArgumentException e) {
+      return error(e.getMessage());
+    }
+  }
+
   /** @return true when the call was rejected */
   public boolean failed() {
     return error != null;
