@@ -57,21 +57,39 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   }
 
   @Override
+  public int[] checkShapes(int[] inputShape, DType inputDtype, int[] targetShape, DType targetDtype) {
+    String in = java.util.Arrays.toString(inputShape);
+    if (!inputDtype.isFloating()) {
+      throw new IllegalArgumentException(NAME + ": input must be float32 or float64, got " + inputDtype
+          + " (input shape " + in + ")");
+    }
+    if (!java.util.Arrays.equals(targetShape, inputShape)) {
+      throw new IllegalArgumentException(NAME + ": target shape " + java.util.Arrays.toString(targetShape)
+          + " must equal input shape " + in);
+    }
+    if (!targetDtype.isFloating()) {
+      throw new IllegalArgumentException(NAME + ": target must be float32 or float64, got " + targetDtype);
+    }
+    if (weight != null) {
+      weight.check(inputShape, NAME, "weight");
+    }
+    if (posWeight != null) {
+      posWeight.check(inputShape, NAME, "posWeight");
+    }
+    return inputShape.clone();
+  }
+
+  @Override
+  public void checkTargetValues(int[] inputShape, Tensor target) {
+    // Probabilities are not range-checked: PyTorch does not check them either.
+  }
+
+  @Override
   LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     if (input == null || target == null) {
       throw new IllegalArgumentException(NAME + ": input and target must not be null");
     }
-    if (!input.dtype().isFloating()) {
-      throw new IllegalArgumentException(NAME + ": input must be float32 or float64, got " + input.dtype()
-          + " (input shape " + Checks.shape(input) + ")");
-    }
-    if (!target.sameShape(input)) {
-      throw new IllegalArgumentException(NAME + ": target shape " + Checks.shape(target)
-          + " must equal input shape " + Checks.shape(input));
-    }
-    if (!target.dtype().isFloating()) {
-      throw new IllegalArgumentException(NAME + ": target must be float32 or float64, got " + target.dtype());
-    }
+    checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
     checkGradOutput(gradOutput, input.shape());
     return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), gradOutput, wantLoss, wantGrad);
   }

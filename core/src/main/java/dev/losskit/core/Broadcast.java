@@ -39,17 +39,9 @@ final class Broadcast {
    * @throws IllegalArgumentException naming both shapes when the operand does not broadcast to the input
    */
   int[] indexMap(int[] target, String loss, String what) {
+    check(target, loss, what);
     int r = target.length;
     int m = shape.length;
-    boolean ok = m <= r;
-    for (int k = 0; ok && k < m; k++) {
-      int extent = shape[k];
-      ok = extent == 1 || extent == target[r - m + k];
-    }
-    if (!ok) {
-      throw new IllegalArgumentException(loss + ": " + what + " of shape " + Arrays.toString(shape)
-          + " is not broadcastable to input shape " + Arrays.toString(target));
-    }
     int[] stride = new int[r];
     int s = 1;
     for (int k = m - 1; k >= 0; k--) {
@@ -73,6 +65,21 @@ final class Broadcast {
       }
     }
     return map;
+  }
+
+  /** @throws IllegalArgumentException naming both shapes when the operand does not broadcast to the input */
+  void check(int[] target, String loss, String what) {
+    int r = target.length;
+    int m = shape.length;
+    boolean ok = m <= r;
+    for (int k = 0; ok && k < m; k++) {
+      int extent = shape[k];
+      ok = extent == 1 || extent == target[r - m + k];
+    }
+    if (!ok) {
+      throw new IllegalArgumentException(loss + ": " + what + " of shape " + Arrays.toString(shape)
+          + " is not broadcastable to input shape " + Arrays.toString(target));
+    }
   }
 
   double get(int i) {

@@ -27,23 +27,25 @@ final class ClassProblem {
     this.target = target;
     this.probabilities = probabilities;
     int[] shape = input.shape();
-    if (shape.length == 1) {
-      batch = 1;
-      classes = shape[0];
-      inner = 1;
-      lossShape = new int[0];
-    } else {
-      batch = shape[0];
-      classes = shape[1];
-      int in = 1;
-      for (int d = 2; d < shape.length; d++) {
-        in *= shape[d];
-      }
-      inner = in;
-      lossShape = new int[shape.length - 1];
-      lossShape[0] = batch;
-      System.arraycopy(shape, 2, lossShape, 1, shape.length - 2);
+    batch = shape.length == 1 ? 1 : shape[0];
+    classes = classes(shape);
+    inner = shape.length <= 2 ? 1 : Tensor.checkedSize(Arrays.copyOfRange(shape, 2, shape.length));
+    lossShape = lossShape(shape);
+  }
+
+  private static int classes(int[] inputShape) {
+    return inputShape.length == 1 ? inputShape[0] : inputShape[1];
+  }
+
+  /** The input's shape without the class dimension: {@code []} for {@code (C)}, {@code (N, d1, ...)} otherwise. */
+  static int[] lossShape(int[] inputShape) {
+    if (inputShape.length == 1) {
+      return new int[0];
     }
+    int[] out = new int[inputShape.length - 1];
+    out[0] = inputShape[0];
+    System.arraycopy(inputShape, 2, out, 1, inputShape.length - 2);
+    return out;
   }
 
   /** @return the number of positions, {@code batch × inner} */
@@ -74,49 +76,75 @@ final class ClassProblem {
     if (input == null || target == null) {
       throw new IllegalArgumentException(loss + ": input and target must not be null");
     }
-    if (!input.dtype().isFloating()) {
-      throw new IllegalArgumentException(
-          loss + ": input must be float32 or float64, got " + input.dtype() + " (input shape " + Checks.shape(input) + ")");
+    boolean probabilities = checkShapes(loss, input.shape(), input.dtype(), target.shape(), target.dtype(), weight,
+        ignoreIndex, allowProbabilities);
+    if (!probabilities) {
+      checkTargetValues(loss, input.shape(), target, ignoreIndex);
     }
-    if (input.dim() == 0) {
+    return new ClassProblem(loss, input, target, probabilities);
+  }
+
+  /** Range-checks class indices against an input of the given shape. */
+  static void checkTargetValues(String loss, int[] inputShape, Tensor target, long ignoreIndex) {
+    int classes = classes(inputShape);
+    int[] lossShape = lossShape(inputShape);
+    for (int i = 0; i < target.numel(); i++) {
+      long t = target.getLong(i);
+      if (t != ignoreIndex && (t < 0 || t >= classes)) {
+        throw new IllegalArgumentException(outOfRange(loss, t, Checks.position(lossShape, i), classes, ignoreIndex));
+      }
+    }
+  }
+
+  /** The message for a class index that is neither in range nor ignored. */
+  static String outOfRange(String loss, long target, String position, int classes, long ignoreIndex) {
+    return loss + ": target " + target + " at position " + position + " is out of range [0, " + classes
+        + ") and is not ignoreIndex (" + ignoreIndex + ")";
+  }
+
+  /**
+   * Checks everything about a call that does not need the values: dtypes, shapes and the weight's length.
+   *
+   * @return whether the target holds class probabilities
+   */
+  static boolean checkShapes(String loss, int[] inputShape, DType inputDtype, int[] targetShape, DType targetDtype,
+      double[] weight, long ignoreIndex, boolean allowProbabilities) {
+    String in = Arrays.toString(inputShape);
+    String tg = Arrays.toString(targetShape);
+    if (!inputDtype.isFloating()) {
+      throw new IllegalArgumentException(
+          loss + ": input must be float32 or float64, got " + inputDtype + " (input shape " + in + ")");
+    }
+    if (inputShape.length == 0) {
       throw new IllegalArgumentException(
           loss + ": input must have shape (C), (N, C) or (N, C, d1, ...), got a scalar (shape [])");
     }
-    boolean probabilities = allowProbabilities && input.sameShape(target);
-    ClassProblem p = new ClassProblem(loss, input, target, probabilities);
-    if (weight != null && weight.length != p.classes) {
+    int classes = classes(inputShape);
+    if (weight != null && weight.length != classes) {
       throw new IllegalArgumentException(loss + ": weight has " + weight.length + " entries but the input has "
-          + p.classes + " classes (input shape " + Checks.shape(input) + ")");
+          + classes + " classes (input shape " + in + ")");
     }
-    if (probabilities) {
-      if (!target.dtype().isFloating()) {
-        throw new IllegalArgumentException(loss + ": target of shape " + Checks.shape(target)
+    if (allowProbabilities && Arrays.equals(inputShape, targetShape)) {
+      if (!targetDtype.isFloating()) {
+        throw new IllegalArgumentException(loss + ": target of shape " + tg
             + " has the input's shape, so it holds class probabilities and must be float32 or float64, got "
-            + target.dtype());
+            + targetDtype);
       }
       if (ignoreIndex >= 0) {
         throw new IllegalArgumentException(loss + ": ignoreIndex=" + ignoreIndex
-            + " is not supported with class-probability targets (target shape " + Checks.shape(target)
-            + "); it must be negative");
+            + " is not supported with class-probability targets (target shape " + tg + "); it must be negative");
       }
-      return p;
+      return true;
     }
-    if (target.dtype().isFloating()) {
-      throw new IllegalArgumentException(loss + ": class-index target must be int64 or int32, got "
-          + target.dtype() + " of shape " + Checks.shape(target) + " (probability targets must have the input's shape "
-          + Checks.shape(input) + ")");
+    if (targetDtype.isFloating()) {
+      throw new IllegalArgumentException(loss + ": class-index target must be int64 or int32, got " + targetDtype
+          + " of shape " + tg + " (probability targets must have the input's shape " + in + ")");
     }
-    if (!Arrays.equals(target.shape(), p.lossShape)) {
-      throw new IllegalArgumentException(loss + ": target shape " + Checks.shape(target) + " does not match input shape "
-          + Checks.shape(input) + ": expected target shape " + Arrays.toString(p.lossShape));
+    int[] expected = lossShape(inputShape);
+    if (!Arrays.equals(targetShape, expected)) {
+      throw new IllegalArgumentException(loss + ": target shape " + tg + " does not match input shape " + in
+          + ": expected target shape " + Arrays.toString(expected));
     }
-    for (int i = 0; i < target.numel(); i++) {
-      long t = target.getLong(i);
-      if (t != ignoreIndex && (t < 0 || t >= p.classes)) {
-        throw new IllegalArgumentException(loss + ": target " + t + " at position " + Checks.position(p.lossShape, i)
-            + " is out of range [0, " + p.classes + ") and is not ignoreIndex (" + ignoreIndex + ")");
-      }
-    }
-    return p;
+    return false;
   }
 }

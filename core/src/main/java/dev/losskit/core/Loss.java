@@ -18,6 +18,30 @@ public sealed interface Loss permits AbstractLoss {
   Reduction reduction();
 
   /**
+   * Checks a call's shapes and dtypes exactly as {@link #forward} does, without reading any value: for engines
+   * that keep the data elsewhere (a GPU, say) and check the values themselves. Class indices are range-checked
+   * only by {@link #checkTargetValues}.
+   *
+   * @param inputShape the input's shape
+   * @param inputDtype the input's dtype
+   * @param targetShape the target's shape
+   * @param targetDtype the target's dtype
+   * @return the shape of the unreduced loss, which is the loss's shape for {@code none}
+   * @throws IllegalArgumentException as {@link #forward} would for the same shapes and dtypes
+   */
+  int[] checkShapes(int[] inputShape, DType inputDtype, int[] targetShape, DType targetDtype);
+
+  /**
+   * Checks a target's values as {@link #forward} does: class indices must be in range or {@code ignoreIndex}.
+   * Does nothing for losses without class indices.
+   *
+   * @param inputShape the input's shape
+   * @param target the target
+   * @throws IllegalArgumentException naming the first bad index and its position
+   */
+  void checkTargetValues(int[] inputShape, Tensor target);
+
+  /**
    * Computes the loss.
    *
    * @param input the input, float32 or float64

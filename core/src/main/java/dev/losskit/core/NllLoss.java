@@ -57,6 +57,19 @@ public final class NllLoss extends AbstractLoss {
   }
 
   @Override
+  public int[] checkShapes(int[] inputShape, DType inputDtype, int[] targetShape, DType targetDtype) {
+    ClassProblem.checkShapes(NAME, inputShape, inputDtype, targetShape, targetDtype, weight, ignoreIndex, false);
+    return ClassProblem.lossShape(inputShape);
+  }
+
+  @Override
+  public void checkTargetValues(int[] inputShape, Tensor target) {
+    if (!target.dtype().isFloating()) {
+      ClassProblem.checkTargetValues(NAME, inputShape, target, ignoreIndex);
+    }
+  }
+
+  @Override
   LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
     checkGradOutput(gradOutput, p.lossShape);

@@ -1,0 +1,97 @@
+package dev.losskit.conformance;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import dev.losskit.core.BceWithLogitsLoss;
+import dev.losskit.core.CrossEntropyLoss;
+import dev.losskit.djl.Execution;
+import dev.losskit.djl.NllLoss;
+import dev.losskit.djl.TorchLoss;
+
+/**
+ * The DJL adapter as a DJL user runs it: the loss's {@code evaluate} inside a {@link GradientCollector} on the
+ * PyTorch engine, then {@code backward} of \( \sum g \cdot \ell \) for the upstream gradient \( g \), and the
+ * predictions' gradient read back. Fresh arrays every call: DJL accumulates gradients on reused leaves.
+ */
+final class DjlBackend implements Backend {
+  /** The adapter's core-backed path. */
+  static final Backend CORE = new DjlBackend("djl-core", Execution.CORE,
+      "the DJL adapter, core-backed: the core's gradient handed to DJL's autograd");
+  /** The adapter's engine-native path. */
+  static final Backend ENGINE = new DjlBackend("djl-engine", Execution.ENGINE,
+      "the DJL adapter, engine-native: NDArray operations with the engine's autograd");
+
+  private final String name;
+  private final Execution execution;
+  private final String description;
+
+  private DjlBackend(String name, Execution execution, String description) {
+    this.name = name;
+    this.execution = execution;
+    this.description = description;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public String description() {
+    return description;
+  }
+
+  @Override
+  @SuppressWarnings("try") // the collector only needs to be open while the loss and its backward run
+  public Outcome run(LossCase c) {
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      TorchLoss loss = build(c);
+      NDArray pred = TorchOracle.array(m, c.input());
+      pred.setRequiresGradient(true);
+      NDArray label = TorchOracle.array(m, c.target());
+      NDArray value;
+      try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+        value = loss.evaluate(new NDList(label), new NDList(pred));
+        NDArray upstream = c.gradOutput() != null ? TorchOracle.array(m, c.gradOutput()) : value.onesLike();
+        collector.backward(value.mul(upstream).sum());
+      }
+      return new Outcome(TorchOracle.tensor(value), TorchOracle.tensor(pred.getGradient()), null);
+    } catch (IllegalArgumentException e) {
+      return Outcome.error(e.getMessage());
+    } catch (EngineException e) {
+      return Outcome.error(TorchOracle.torchMessage(e.getMessage()));
+    }
+  }
+
+  private TorchLoss build(LossCase c) {
+    switch (c.loss()) {
+      case CrossEntropyLoss.NAME:
+        return dev.losskit.djl.CrossEntropyLoss.builder().reduction(c.reduction()).weight(vector(c))
+            .ignoreIndex(c.ignoreIndex()).labelSmoothing(c.labelSmoothing()).execution(execution).build();
+      case dev.losskit.core.NllLoss.NAME:
+        return NllLoss.builder().reduction(c.reduction()).weight(vector(c)).ignoreIndex(c.ignoreIndex())
+            .execution(execution).build();
+      case BceWithLogitsLoss.NAME:
+        return dev.losskit.djl.BceWithLogitsLoss.builder().reduction(c.reduction()).weight(c.weight())
+            .posWeight(c.posWeight()).execution(execution).build();
+      default:
+        throw new IllegalStateException("unknown loss " + c.loss());
+    }
+  }
+
+  private static double[] vector(LossCase c) {
+    if (c.weight() == null) {
+      return null;
+    }
+    if (c.weight().dim() != 1) {
+      throw new IllegalArgumentException(c.loss() + ": weight must be 1-D, got shape "
+          + java.util.Arrays.toString(c.weight().shape()));
+    }
+    return c.weight().toDoubleArray();
+  }
+}

@@ -1,0 +1,184 @@
+package dev.losskit.djl;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import dev.losskit.core.DType;
+import dev.losskit.core.Reduction;
+import dev.losskit.core.Tensor;
+import java.util.Arrays;
+
+/**
+ * The engine-native path: the losses composed from DJL NDArray operations, as libtorch composes them, so they run
+ * on any device with the engine's autograd. Arguments are checked by the core's own shape rules first, so both
+ * paths reject exactly the same inputs with the same messages.
+ */
+final class EngineNative {
+  private EngineNative() {}
+
+  /** Cross-entropy (log-softmax first) or NLL (input used as given). */
+  static NDArray classLoss(TorchLoss loss, NDArray pred, NDArray label, double[] weight, long ignoreIndex,
+      double eps, boolean logSoftmax) {
+    dev.losskit.core.Loss core = loss.core();
+    String name = core.name();
+    DType pType = TorchLoss.dtype(pred, "predictions", name);
+    DType lType = TorchLoss.dtype(label, "labels", name);
+    int[] pShape = TorchLoss.shape(pred);
+    int[] lShape = TorchLoss.shape(label);
+    boolean channelsLast = loss.classAxis() == -1 && pShape.length > 2;
+    boolean probabilities = logSoftmax && Arrays.equals(pShape, lShape);
+    int[] torchInput = channelsLast ? TorchLoss.torchLayout(pShape) : pShape;
+    int[] torchTarget = channelsLast && probabilities ? TorchLoss.torchLayout(lShape) : lShape;
+    NDArray t = label;
+    if (!probabilities && lType.isFloating()) {
+      if (!label.eq(label.round()).all().getBoolean()) {
+        CoreBacked.wholeNumbers(label, lShape, name); // throws naming the first fractional label
+      }
+      lType = DType.INT64;
+    }
+    core.checkShapes(torchInput, pType, torchTarget, lType);
+
+    NDArray x = pred;
+    if (channelsLast) {
+      int[] perm = new int[pShape.length];
+      perm[1] = pShape.length - 1;
+      for (int d = 2; d < perm.length; d++) {
+        perm[d] = d - 1;
+      }
+      x = pred.transpose(perm);
+      if (probabilities) {
+        t = t.transpose(perm);
+      }
+    }
+    boolean unbatched = pShape.length == 1;
+    int c = torchInput.length == 1 ? torchInput[0] : torchInput[1];
+    if (unbatched) {
+      x = x.reshape(1, c);
+      t = probabilities ? t.reshape(1, c) : t.reshape(1);
+    }
+    NDArray logp = logSoftmax ? x.logSoftmax(1) : x;
+    NDArray w = weight == null ? null : vector(pred.getManager(), weight, pType);
+    NDArray result;
+    if (probabilities) {
+      result = probabilityLoss(logp, t.toType(pred.getDataType(), false), w, eps, core.reduction(), c);
+    } else {
+      NDArray t64 = t.toType(DataType.INT64, false);
+      NDArray bad = t64.lt(0).logicalOr(t64.gte(c)).logicalAnd(t64.neq(ignoreIndex));
+      if (bad.any().getBoolean()) {
+        core.checkTargetValues(torchInput, Tensor.of(label.toType(DataType.INT64, false).toLongArray(), lShape));
+      }
+      result = indexLoss(logp, t64, w, ignoreIndex, eps, core.reduction(), c);
+    }
+    return unbatched && core.reduction() == Reduction.NONE ? result.reshape(new Shape()) : result;
+  }
+
+  /**
+   * Class indices, as libtorch's {@code nll_loss} and {@code cross_entropy_loss_label_smoothing}:
+   * \( (1-\varepsilon)\,\mathrm{nll} + \tfrac{\varepsilon}{C}\,S \), ignored positions masked (not multiplied) to 0.
+   */
+  private static NDArray indexLoss(NDArray logp, NDArray t, NDArray w, long ignoreIndex, double eps,
+      Reduction reduction, int c) {
+    NDArray mask = t.neq(ignoreIndex);
+    NDArray safe = NDArrays.where(mask, t, t.zerosLike());
+    NDArray picked = logp.gather(safe.expandDims(1), 1).squeeze(1);
+    NDArray zeros = picked.zerosLike();
+    NDArray wt = w == null ? picked.onesLike() : w.take(safe);
+    NDArray nll = NDArrays.where(mask, picked.mul(wt).neg(), zeros);
+    NDArray weightSum = NDArrays.where(mask, wt, zeros).sum();
+    NDArray smooth = null;
+    if (eps > 0) {
+      NDArray weighted = w == null ? logp : logp.mul(broadcastClass(w, logp));
+      smooth = NDArrays.where(mask, weighted.sum(new int[] {1}).neg(), zeros);
+    }
+    switch (reduction) {
+      case NONE:
+        return eps > 0 ? nll.mul(1 - eps).add(smooth.mul(eps / c)) : nll;
+      case SUM:
+        return eps > 0 ? nll.sum().mul(1 - eps).add(smooth.sum().mul(eps / c)) : nll.sum();
+      case MEAN:
+        return eps > 0
+            ? nll.sum().div(weightSum).mul(1 - eps).add(smooth.sum().div(weightSum).mul(eps / c))
+            : nll.sum().div(weightSum);
+      default:
+        throw new AssertionError(reduction);
+    }
+  }
+
+  /** Class probabilities, as libtorch's {@code cross_entropy_loss_prob_target}: {@code mean} divides by N·d…. */
+  private static NDArray probabilityLoss(NDArray logp, NDArray y, NDArray w, double eps, Reduction reduction,
+      int c) {
+    NDArray target = eps > 0 ? y.mul(1 - eps).add(eps / c) : y;
+    NDArray term = logp.mul(target);
+    if (w != null) {
+      term = term.mul(broadcastClass(w, logp));
+    }
+    switch (reduction) {
+      case NONE:
+        return term.sum(new int[] {1}).neg();
+      case SUM:
+        return term.sum().neg();
+      case MEAN:
+        return term.sum().neg().div(c == 0 ? 0 : logp.size() / c);
+      default:
+        throw new AssertionError(reduction);
+    }
+  }
+
+  /** BCE with logits: \( ((1-y)\,x - (1+(p-1)\,y)\,\log\sigma(x))\,w \), with \( \log\sigma(x) = -\mathrm{softplus}(-x) \). */
+  static NDArray bceWithLogits(TorchLoss loss, NDArray pred, NDArray label, Tensor weight, Tensor posWeight) {
+    dev.losskit.core.Loss core = loss.core();
+    String name = core.name();
+    DType pType = TorchLoss.dtype(pred, "predictions", name);
+    DType lType = TorchLoss.dtype(label, "labels", name);
+    core.checkShapes(TorchLoss.shape(pred), pType, TorchLoss.shape(label), lType);
+    NDManager m = pred.getManager();
+    NDArray y = label.toType(pred.getDataType(), false);
+    NDArray logSigmoid = Activation.softPlus(pred.neg()).neg();
+    if (posWeight != null) {
+      NDArray p = tensor(m, posWeight, pType);
+      logSigmoid = logSigmoid.mul(p.sub(1).mul(y).add(1));
+    }
+    NDArray l = y.neg().add(1).mul(pred).sub(logSigmoid);
+    if (weight != null) {
+      l = l.mul(tensor(m, weight, pType));
+    }
+    switch (core.reduction()) {
+      case NONE:
+        return l;
+      case SUM:
+        return l.sum();
+      case MEAN:
+        return l.sum().div(pred.size());
+      default:
+        throw new AssertionError(core.reduction());
+    }
+  }
+
+  /** A (C) weight shaped (1, C, 1, ...) to broadcast along axis 1 of {@code like}. */
+  private static NDArray broadcastClass(NDArray w, NDArray like) {
+    long[] shape = new long[like.getShape().dimension()];
+    Arrays.fill(shape, 1);
+    shape[1] = w.size();
+    return w.reshape(new Shape(shape));
+  }
+
+  /** Class weights in the predictions' dtype, rounded as PyTorch holds a float32 loss's weight. */
+  private static NDArray vector(NDManager m, double[] w, DType dtype) {
+    if (dtype == DType.FLOAT32) {
+      float[] f = new float[w.length];
+      for (int i = 0; i < f.length; i++) {
+        f[i] = (float) w[i];
+      }
+      return m.create(f);
+    }
+    return m.create(w.clone());
+  }
+
+  private static NDArray tensor(NDManager m, Tensor t, DType dtype) {
+    Shape shape = new Shape(Arrays.stream(t.shape()).asLongStream().toArray());
+    return dtype == DType.FLOAT32 ? m.create(t.toFloatArray(), shape) : m.create(t.toDoubleArray(), shape);
+  }
+}

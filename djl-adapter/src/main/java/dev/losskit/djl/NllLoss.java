@@ -1,0 +1,87 @@
+package dev.losskit.djl;
+
+import ai.djl.ndarray.NDArray;
+import dev.losskit.core.Reduction;
+
+/**
+ * PyTorch's {@code NLLLoss} as a DJL loss, with every option and libtorch's semantics (see
+ * {@link dev.losskit.core.NllLoss}). Predictions are log-probabilities; labels are class indices.
+ */
+public final class NllLoss extends TorchLoss {
+  private final dev.losskit.core.NllLoss core;
+
+  private NllLoss(Builder b) {
+    this(b.name, b.core.build(), b.classAxis, b.execution);
+  }
+
+  private NllLoss(String name, dev.losskit.core.NllLoss core, int classAxis, Execution execution) {
+    super(name, core, classAxis, execution);
+    this.core = core;
+  }
+
+  /** @return a builder with PyTorch's defaults, class axis 1 and {@link Execution#AUTO} */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  NDArray engine(NDArray pred, NDArray label) {
+    return EngineNative.classLoss(this, pred, label, core.weight(), core.ignoreIndex(), 0, false);
+  }
+
+  @Override
+  boolean hasClassAxis() {
+    return true;
+  }
+
+  /** Builds an {@link NllLoss}. */
+  public static final class Builder {
+    private final dev.losskit.core.NllLoss.Builder core = dev.losskit.core.NllLoss.builder();
+    private String name = "NLLLoss";
+    private int classAxis = 1;
+    private Execution execution = Execution.AUTO;
+
+    private Builder() {}
+
+    /** @param name the name DJL's metrics show; default {@code NLLLoss} @return this builder */
+    public Builder name(String name) {
+      this.name = name;
+      return this;
+    }
+
+    /** @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN} @return this builder */
+    public Builder reduction(Reduction reduction) {
+      core.reduction(reduction);
+      return this;
+    }
+
+    /** @param weight one weight per class, or null for none; default none @return this builder */
+    public Builder weight(double... weight) {
+      core.weight(weight);
+      return this;
+    }
+
+    /** @param ignoreIndex a class index whose positions contribute nothing; default -100 @return this builder */
+    public Builder ignoreIndex(long ignoreIndex) {
+      core.ignoreIndex(ignoreIndex);
+      return this;
+    }
+
+    /** @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last) @return this builder */
+    public Builder classAxis(int classAxis) {
+      this.classAxis = classAxis;
+      return this;
+    }
+
+    /** @param execution how to compute; default {@link Execution#AUTO} @return this builder */
+    public Builder execution(Execution execution) {
+      this.execution = execution;
+      return this;
+    }
+
+    /** @return the loss */
+    public NllLoss build() {
+      return new NllLoss(this);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+package dev.losskit.djl;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.loss.Loss;
+import dev.losskit.core.DType;
+import java.util.Arrays;
+
+/**
+ * The common part of losskit's DJL losses: PyTorch's loss, with its options, as a DJL {@link Loss}.
+ *
+ * <p>Predictions are {@code NDList} element 0, with the class axis at 1 (PyTorch's layout) or, with
+ * {@code classAxis(-1)}, last (DJL's channels-last layout). Labels are {@code NDList} element 0: class indices as
+ * int32, int64 or whole-valued floats (DJL datasets often produce float labels), or, for cross-entropy, class
+ * probabilities of the predictions' shape.
+ *
+ * <p>{@link #evaluate} has no side effects, so DJL may call it more than once per batch (it does, for the loss
+ * and for its accumulators). Labels are constants: no gradient flows to them.
+ */
+public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss {
+  private final dev.losskit.core.Loss core;
+  private final int classAxis;
+  private final Execution execution;
+
+  TorchLoss(String name, dev.losskit.core.Loss core, int classAxis, Execution execution) {
+    super(name);
+    if (classAxis != 1 && classAxis != -1) {
+      throw new IllegalArgumentException("classAxis must be 1 (PyTorch's layout) or -1 (channels-last), got "
+          + classAxis);
+    }
+    if (execution == null) {
+      throw new IllegalArgumentException("execution must not be null");
+    }
+    this.core = core;
+    this.classAxis = classAxis;
+    this.execution = execution;
+  }
+
+  /** @return the core loss holding the options */
+  public dev.losskit.core.Loss core() {
+    return core;
+  }
+
+  /** @return 1 for PyTorch's layout, -1 for channels-last */
+  public int classAxis() {
+    return classAxis;
+  }
+
+  /** @return how this loss computes */
+  public Execution execution() {
+    return execution;
+  }
+
+  /**
+   * Computes the loss of {@code predictions.head()} against {@code labels.head()}, recording its gradient with DJL's
+   * autograd.
+   *
+   * @param labels the labels; element 0 is used
+   * @param predictions the predictions; element 0 is used
+   * @return the loss: a scalar for {@code mean} and {@code sum}, per position for {@code none}
+   * @throws IllegalArgumentException with a message naming the bad value when the input is invalid
+   */
+  @Override
+  public NDArray evaluate(NDList labels, NDList predictions) {
+    if (labels == null || labels.isEmpty() || predictions == null || predictions.isEmpty()) {
+      throw new IllegalArgumentException(core.name() + ": labels and predictions must each hold an array");
+    }
+    NDArray pred = predictions.head();
+    NDArray label = labels.head();
+    Execution path = execution;
+    if (path == Execution.AUTO) {
+      path = pred.getDevice().isGpu() ? Execution.ENGINE : Execution.CORE;
+    }
+    if (path == Execution.CORE) {
+      NDArray result = CoreBacked.evaluate(this, pred, label);
+      if (result != null) {
+        return result;
+      }
+    }
+    return engine(pred, label);
+  }
+
+  /** The engine-native computation of this loss. */
+  abstract NDArray engine(NDArray pred, NDArray label);
+
+  /** Whether the predictions hold a class axis (false for BCE). */
+  abstract boolean hasClassAxis();
+
+  static DType dtype(NDArray a, String what, String loss) {
+    DataType t = a.getDataType();
+    switch (t) {
+      case FLOAT32:
+        return DType.FLOAT32;
+      case FLOAT64:
+        return DType.FLOAT64;
+      case INT32:
+        return DType.INT32;
+      case INT64:
+        return DType.INT64;
+      default:
+        throw new IllegalArgumentException(loss + ": " + what + " must be float32, float64, int32 or int64, got "
+            + t + " (shape " + a.getShape() + ")");
+    }
+  }
+
+  static int[] shape(NDArray a) {
+    return Arrays.stream(a.getShape().getShape()).mapToInt(Math::toIntExact).toArray();
+  }
+
+  /** A channels-last shape (N, d..., C) in PyTorch's layout (N, C, d...). */
+  static int[] torchLayout(int[] shape) {
+    if (shape.length <= 2) {
+      return shape.clone();
+    }
+    int[] out = new int[shape.length];
+    out[0] = shape[0];
+    out[1] = shape[shape.length - 1];
+    System.arraycopy(shape, 1, out, 2, shape.length - 2);
+    return out;
+  }
+}

@@ -1,0 +1,49 @@
+package dev.losskit.djl;
+
+/**
+ * Static factories in the style of DJL's {@code Loss.softmaxCrossEntropyLoss()}: PyTorch's losses with PyTorch's
+ * defaults. Use the builders ({@link CrossEntropyLoss#builder()} and so on) for every option.
+ */
+public final class TorchLosses {
+  private TorchLosses() {}
+
+  /** @return {@code CrossEntropyLoss} with PyTorch's defaults: mean, no weight, ignore_index -100, no smoothing */
+  public static CrossEntropyLoss crossEntropy() {
+    return CrossEntropyLoss.builder().build();
+  }
+
+  /**
+   * @param labelSmoothing \( \varepsilon \in [0, 1] \)
+   * @return {@code CrossEntropyLoss} with label smoothing and PyTorch's other defaults
+   */
+  public static CrossEntropyLoss crossEntropy(double labelSmoothing) {
+    return CrossEntropyLoss.builder().labelSmoothing(labelSmoothing).build();
+  }
+
+  /**
+   * @param weight one weight per class
+   * @param labelSmoothing \( \varepsilon \in [0, 1] \)
+   * @return class-weighted, label-smoothed {@code CrossEntropyLoss}
+   */
+  public static CrossEntropyLoss crossEntropy(double[] weight, double labelSmoothing) {
+    return CrossEntropyLoss.builder().weight(weight).labelSmoothing(labelSmoothing).build();
+  }
+
+  /** @return {@code NLLLoss} with PyTorch's defaults */
+  public static NllLoss nllLoss() {
+    return NllLoss.builder().build();
+  }
+
+  /** @return {@code BCEWithLogitsLoss} with PyTorch's defaults */
+  public static BceWithLogitsLoss bceWithLogits() {
+    return BceWithLogitsLoss.builder().build();
+  }
+
+  /**
+   * @param posWeight the positive-class weight along the last dimension
+   * @return {@code BCEWithLogitsLoss} with {@code pos_weight}
+   */
+  public static BceWithLogitsLoss bceWithLogits(double... posWeight) {
+    return BceWithLogitsLoss.builder().posWeight(posWeight).build();
+  }
+}
