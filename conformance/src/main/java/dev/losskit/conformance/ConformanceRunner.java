@@ -76,6 +76,10 @@ public final class ConformanceRunner {
     if (mine.failed()) {
       return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.error());
     }
+    if (mine.loss().dtype() != torch.loss().dtype() || mine.grad().dtype() != torch.grad().dtype()) {
+      return result(c, b, "fail", true, null, null, null, null, b.name() + " returned " + mine.loss().dtype()
+          + " loss and " + mine.grad().dtype() + " gradient; libtorch returns " + torch.loss().dtype());
+    }
     Tolerance tol = Tolerance.defaultFor(c.dtype());
     Comparison loss = Comparison.of("loss", mine.loss(), torch.loss(), torch64 == null ? null : torch64.loss(), tol);
     Comparison grad = Comparison.of("grad", mine.grad(), torch.grad(), torch64 == null ? null : torch64.grad(), tol);

@@ -95,12 +95,14 @@ final class EngineNative {
     }
     switch (reduction) {
       case NONE:
-        return eps > 0 ? nll.mul(1 - eps).add(smooth.mul(eps / c)) : nll;
+        return eps > 0 ? nll.mul(scalar(nll, 1 - eps)).add(smooth.mul(scalar(nll, eps / c))) : nll;
       case SUM:
-        return eps > 0 ? nll.sum().mul(1 - eps).add(smooth.sum().mul(eps / c)) : nll.sum();
+        return eps > 0
+            ? nll.sum().mul(scalar(nll, 1 - eps)).add(smooth.sum().mul(scalar(nll, eps / c))) : nll.sum();
       case MEAN:
         return eps > 0
-            ? nll.sum().div(weightSum).mul(1 - eps).add(smooth.sum().div(weightSum).mul(eps / c))
+            ? nll.sum().div(weightSum).mul(scalar(nll, 1 - eps))
+                .add(smooth.sum().div(weightSum).mul(scalar(nll, eps / c)))
             : nll.sum().div(weightSum);
       default:
         throw new AssertionError(reduction);
@@ -110,7 +112,7 @@ final class EngineNative {
   /** Class probabilities, as libtorch's {@code cross_entropy_loss_prob_target}: {@code mean} divides by N·d…. */
   private static NDArray probabilityLoss(NDArray logp, NDArray y, NDArray w, double eps, Reduction reduction,
       int c) {
-    NDArray target = eps > 0 ? y.mul(1 - eps).add(eps / c) : y;
+    NDArray target = eps > 0 ? y.mul(scalar(y, 1 - eps)).add(scalar(y, eps / c)) : y;
     NDArray term = logp.mul(target);
     if (w != null) {
       term = term.mul(broadcastClass(w, logp));
@@ -155,6 +157,14 @@ final class EngineNative {
       default:
         throw new AssertionError(core.reduction());
     }
+  }
+
+  /**
+   * A scalar in {@code like}'s precision: a Java double would become a float64 0-dim tensor, which promotes a
+   * reduced (0-dim) float32 loss to float64.
+   */
+  private static Number scalar(NDArray like, double v) {
+    return like.getDataType() == DataType.FLOAT32 ? (Number) (float) v : (Number) v;
   }
 
   /** A (C) weight shaped (1, C, 1, ...) to broadcast along axis 1 of {@code like}. */
