@@ -17,7 +17,7 @@ import java.util.Arrays;
  * its gradient with respect to the predictions \( p \) is exactly \( G \). For {@code none} the sum runs over the
  * class axis only: each position's loss depends on its own row alone.
  *
- * <p>The predictions are read through one direct buffer. A channels-last input {@code (N, d..., C)} is read as
+ * <p>The predictions are read in place where DJL allows it ({@code toByteBuffer(true)}). A channels-last input {@code (N, d..., C)} is read as
  * {@code (N·d..., C)}, which is the same memory, so it needs no transpose.
  */
 final class CoreBacked {
@@ -47,12 +47,13 @@ final class CoreBacked {
       inputShape = new int[] {positions, c};
       targetShape = probabilities ? inputShape : new int[] {positions};
     }
-    Tensor input = Tensor.view(nativeOrder(pred.toByteBuffer()), pType, inputShape);
+    // tryDirect: the engine's own memory when it can, with no copy; the core only reads it, within this call.
+    Tensor input = Tensor.view(nativeOrder(pred.toByteBuffer(true)), pType, inputShape);
     if (!allFinite(input)) {
       return null;
     }
     Tensor target = wholeFloats ? wholeNumbers(label, targetShape, name)
-        : Tensor.view(nativeOrder(label.toByteBuffer()), lType, targetShape);
+        : Tensor.view(nativeOrder(label.toByteBuffer(true)), lType, targetShape);
     LossResult r = core.forwardBackward(input, target, null);
 
     NDManager m = pred.getManager();
