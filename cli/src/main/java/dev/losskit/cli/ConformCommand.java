@@ -43,7 +43,8 @@ final class ConformCommand implements Callable<Integer> {
   List<String> losses;
 
   @Option(names = "--backends", split = ",", paramLabel = "B",
-      description = "Backends to check (default: all): core, core-reference, djl-core, djl-engine.")
+      description = "Backends to check (default: all): core, core-reference, djl-core, djl-engine, onnx-op,"
+          + " onnx-primitives.")
   List<String> backends;
 
   @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/conformance",

@@ -10,7 +10,8 @@ public final class Backends {
 
   /** @return every available backend, in report order */
   public static List<Backend> all() {
-    return List.of(Backend.CORE, Backend.CORE_REFERENCE, DjlBackend.CORE, DjlBackend.ENGINE);
+    return List.of(Backend.CORE, Backend.CORE_REFERENCE, DjlBackend.CORE, DjlBackend.ENGINE, OnnxBackend.OP,
+        OnnxBackend.PRIMITIVES);
   }
 
   /** @return the names of every available backend */

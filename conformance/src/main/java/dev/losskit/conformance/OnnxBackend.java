@@ -1,0 +1,187 @@
+package dev.losskit.conformance;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.losskit.core.BceWithLogitsLoss;
+import dev.losskit.core.DType;
+import dev.losskit.core.Loss;
+import dev.losskit.core.Reduction;
+import dev.losskit.core.Tensor;
+import dev.losskit.onnx.OnnxLoss;
+import dev.losskit.onnx.OnnxLoss.Lowering;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The ONNX export, run in ONNX Runtime: the loss graph with its gradient output, exported for the combination's
+ * options, dtype and rank, then run on the combination's values. Sessions are cached per graph, so the matrix
+ * builds each distinct graph once.
+ */
+final class OnnxBackend implements Backend {
+  /** ONNX's loss operators, where they are exact. */
+  static final Backend OP = new OnnxBackend("onnx-op", Lowering.OP,
+      "the ONNX export with SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss, in ONNX Runtime");
+  /** Every option from basic operators. */
+  static final Backend PRIMITIVES = new OnnxBackend("onnx-primitives", Lowering.PRIMITIVES,
+      "the ONNX export from basic operators, in ONNX Runtime");
+
+  private final String name;
+  private final Lowering lowering;
+  private final String description;
+  private final Map<String, OrtSession> sessions = new ConcurrentHashMap<>();
+
+  private OnnxBackend(String name, Lowering lowering, String description) {
+    this.name = name;
+    this.lowering = lowering;
+    this.description = description;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public String description() {
+    return description;
+  }
+
+  @Override
+  public String skipReason(LossCase c) {
+    if (c.input().dim() < (c.loss().equals(BceWithLogitsLoss.NAME) ? 1 : 2)) {
+      return "the exported graphs take a batch dimension; an unbatched (C) input is not exported";
+    }
+    if (lowering == Lowering.OP) {
+      try {
+        OnnxLoss spec = spec(c, c.buildLoss(), Lowering.PRIMITIVES);
+        if (!spec.opIsExact()) {
+          return "ONNX's loss operators cannot express " + spec.whyNotOp();
+        }
+      } catch (IllegalArgumentException e) {
+        return null; // rejected options: run() reports the rejection
+      }
+    }
+    return null;
+  }
+
+  private OnnxLoss spec(LossCase c, Loss loss, Lowering l) {
+    boolean classes = !c.loss().equals(BceWithLogitsLoss.NAME);
+    int rank = c.input().dim() - (classes ? 2 : 1);
+    boolean probabilities = classes && c.input().sameShape(c.target());
+    return OnnxLoss.builder(loss).probabilityTargets(probabilities).dtype(c.dtype()).rank(rank).lowering(l)
+        .withGradient(true).build();
+  }
+
+  @Override
+  public Outcome run(LossCase c) {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try {
+      Loss loss = c.buildLoss();
+      OnnxLoss spec = spec(c, loss, lowering);
+      String key = key(c, loss, spec);
+      OrtSession session = sessions.get(key);
+      if (session == null) {
+        session = env.createSession(spec.export().toByteArray(), new OrtSession.SessionOptions());
+        sessions.put(key, session);
+      }
+      Map<String, OnnxTensor> in = new HashMap<>();
+      try {
+        in.put("input", tensor(env, c.input()));
+        in.put("target", tensor(env, c.target()));
+        if (loss.reduction() == Reduction.NONE) {
+          in.put("grad_output", c.gradOutput() != null ? tensor(env, c.gradOutput()) : ones(env, c, spec));
+        }
+        try (OrtSession.Result out = session.run(in)) {
+          Tensor l = read((OnnxTensor) out.get("loss").orElseThrow());
+          Tensor g = read((OnnxTensor) out.get("grad_input").orElseThrow());
+          if (c.gradOutput() != null && loss.reduction() != Reduction.NONE) {
+            g = scale(g, c.gradOutput().getDouble(0));
+          }
+          return new Outcome(l, g, null);
+        }
+      } finally {
+        in.values().forEach(OnnxTensor::close);
+      }
+    } catch (IllegalArgumentException e) {
+      return Outcome.error(e.getMessage());
+    } catch (OrtException e) {
+      return Outcome.error("ONNX Runtime: " + e.getMessage().replaceAll("\\s+", " "));
+    }
+  }
+
+  /** The graph's identity: the loss's options, every weight value, dtype, rank and target kind. */
+  private static String key(LossCase c, Loss loss, OnnxLoss spec) {
+    StringBuilder k = new StringBuilder(loss.toString()).append('|').append(spec.dtype()).append('|')
+        .append(spec.rank()).append('|').append(spec.probabilities());
+    if (c.weight() != null) {
+      k.append("|w").append(Arrays.toString(c.weight().shape())).append(Arrays.toString(c.weight().toDoubleArray()));
+    }
+    if (c.posWeight() != null) {
+      k.append("|p").append(Arrays.toString(c.posWeight().shape()))
+          .append(Arrays.toString(c.posWeight().toDoubleArray()));
+    }
+    return k.toString();
+  }
+
+  /** The gradient of a reduced loss is exported for an upstream gradient of 1; the backward is linear in it. */
+  private static Tensor scale(Tensor g, double by) {
+    double[] v = g.toDoubleArray();
+    for (int i = 0; i < v.length; i++) {
+      v[i] *= by;
+    }
+    return g.dtype() == DType.FLOAT32 ? Matrix.tensor(DType.FLOAT32, v, g.shape()) : Tensor.of(v, g.shape());
+  }
+
+  private static OnnxTensor ones(OrtEnvironment env, LossCase c, OnnxLoss spec) throws OrtException {
+    int[] s = c.input().shape();
+    int[] shape = c.loss().equals(BceWithLogitsLoss.NAME) ? s : withoutClassDim(s);
+    double[] v = new double[Tensor.checkedSize(shape)];
+    Arrays.fill(v, 1);
+    return tensor(env, Matrix.tensor(c.dtype(), v, shape));
+  }
+
+  private static int[] withoutClassDim(int[] s) {
+    int[] out = new int[s.length - 1];
+    out[0] = s[0];
+    System.arraycopy(s, 2, out, 1, s.length - 2);
+    return out;
+  }
+
+  static OnnxTensor tensor(OrtEnvironment env, Tensor t) throws OrtException {
+    long[] shape = Arrays.stream(t.shape()).asLongStream().toArray();
+    switch (t.dtype()) {
+      case FLOAT32:
+        return OnnxTensor.createTensor(env, FloatBuffer.wrap(t.toFloatArray()), shape);
+      case FLOAT64:
+        return OnnxTensor.createTensor(env, DoubleBuffer.wrap(t.toDoubleArray()), shape);
+      default: {
+        long[] v = new long[t.numel()];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = t.getLong(i);
+        }
+        return OnnxTensor.createTensor(env, LongBuffer.wrap(v), shape);
+      }
+    }
+  }
+
+  static Tensor read(OnnxTensor t) {
+    int[] shape = Arrays.stream(t.getInfo().getShape()).mapToInt(Math::toIntExact).toArray();
+    if (t.getInfo().type == ai.onnxruntime.OnnxJavaType.FLOAT) {
+      FloatBuffer b = t.getFloatBuffer();
+      float[] v = new float[b.remaining()];
+      b.get(v);
+      return Tensor.of(v, shape);
+    }
+    DoubleBuffer b = t.getDoubleBuffer();
+    double[] v = new double[b.remaining()];
+    b.get(v);
+    return Tensor.of(v, shape);
+  }
+}

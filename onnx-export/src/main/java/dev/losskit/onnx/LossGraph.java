@@ -1,0 +1,204 @@
+package dev.losskit.onnx;
+
+import dev.losskit.core.BceWithLogitsLoss;
+import dev.losskit.core.CrossEntropyLoss;
+import dev.losskit.core.NllLoss;
+import dev.losskit.core.Reduction;
+import dev.losskit.core.Tensor;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The loss subgraphs: each loss's forward formula and its analytic gradient, one ONNX node per line, as libtorch
+ * defines them (see the core's {@code Reference*} kernels for the same formulas as loops). Inputs have the class
+ * dimension at 1: {@code (N, C, d1, ..., dk)}.
+ */
+final class LossGraph {
+  private LossGraph() {}
+
+  /** The loss, and its gradient with respect to the input (null unless asked for). */
+  record Emitted(Value loss, Value grad) {}
+
+  static Emitted emit(OnnxLoss spec, Value x, Value t, Value gradOutput, boolean wantGrad) {
+    dev.losskit.core.Loss loss = spec.loss();
+    if (loss instanceof CrossEntropyLoss ce) {
+      return spec.probabilities()
+          ? probabilityTargets(spec, x, t, ce.weight(), ce.labelSmoothing(), gradOutput, wantGrad)
+          : classIndices(spec, x, t, ce.weight(), ce.ignoreIndex(), ce.labelSmoothing(), true, gradOutput, wantGrad);
+    }
+    if (loss instanceof NllLoss nll) {
+      return classIndices(spec, x, t, nll.weight(), nll.ignoreIndex(), 0, false, gradOutput, wantGrad);
+    }
+    BceWithLogitsLoss bce = (BceWithLogitsLoss) loss;
+    return bceWithLogits(spec, x, t, bce.weight(), bce.posWeight(), gradOutput, wantGrad);
+  }
+
+  /**
+   * Class indices: \( (1-\varepsilon)\,\mathrm{nll} + \tfrac{\varepsilon}{C} S \) with ignored positions masked to 0;
+   * {@code mean} divides by \( W = \sum w_t \) over non-ignored positions. Gradient:
+   * \( \partial\log p = -g\,[(1-\varepsilon)\,w_t\,\mathbb{1}_{c=t} + \tfrac{\varepsilon}{C} w_c] \), then
+   * \( \partial x = \partial\log p - e^{\log p} \sum_c \partial\log p \) (cross-entropy only).
+   */
+  private static Emitted classIndices(OnnxLoss spec, Value x, Value t, double[] weight, long ignoreIndex, double eps,
+      boolean logSoftmax, Value gradOutput, boolean wantGrad) {
+    Graph g = x.g;
+    int rank = spec.rank() + 2;
+    Reduction reduction = spec.loss().reduction();
+    Value zero = g.scalar(0);
+    Value mask = t.equal(g.int64(ignoreIndex)).not();
+    // Ignored positions read class 0; a negative class index that is not ignored is sent out of bounds, so the
+    // run fails as in PyTorch (GatherElements would otherwise count it from the end).
+    Value index = t.where(mask, g.int64(0));
+    Value safe = g.int64(Graph.OUT_OF_BOUNDS).where(index.less(g.int64(0)), index);
+    long[] spatial = new long[rank - 1];
+    for (int d = 1; d < spatial.length; d++) {
+      spatial[d] = d + 1;
+    }
+    Value valid = g.guard(t.shape().equal(x.shape().gather(g.int64s(spatial), 0)).all());
+    Value w = weight == null ? null : g.tensor(weight, new long[] {weight.length});
+    Value wt = w == null ? null : w.gather(safe, 0);
+    Value weightSum = wt == null ? mask.cast(g.elemType).reduceSum(false) : wt.where(mask, zero).reduceSum(false);
+    Value classes = x.shape().gather(g.int64(1), 0);
+    Value wB = weight == null ? null : g.tensor(weight, classShape(rank, weight.length));
+
+    Value logp;
+    Value lossValue;
+    if (spec.usesOp()) {
+      Object[] attributes = {"reduction", reduction.pytorchName(), "ignore_index", ignoreIndex};
+      List<Value> in = w == null ? List.of(x, t) : List.of(x, t, w);
+      if (logSoftmax) {
+        List<Value> out = g.ops("SoftmaxCrossEntropyLoss", 2, in, attributes);
+        lossValue = out.get(0);
+        logp = out.get(1);
+      } else {
+        lossValue = g.op("NegativeLogLikelihoodLoss", in, attributes);
+        logp = x;
+      }
+    } else {
+      logp = logSoftmax ? x.logSoftmax(1) : x;
+      Value picked = logp.gatherElements(safe.unsqueeze(1), 1).squeeze(1);
+      Value nll = (wt == null ? picked : picked.mul(wt)).neg().where(mask, zero);
+      Value smooth = null;
+      Value epsOverC = null;
+      if (eps > 0) {
+        epsOverC = g.scalar(eps).div(classes.toFloat());
+        smooth = (wB == null ? logp : logp.mul(wB)).reduceSum(false, 1).neg().where(mask, zero);
+      }
+      switch (reduction) {
+        case NONE:
+          lossValue = eps > 0 ? nll.mul(1 - eps).add(smooth.mul(epsOverC)) : nll;
+          break;
+        case SUM:
+          lossValue = eps > 0
+              ? nll.reduceSum(false).mul(1 - eps).add(smooth.reduceSum(false).mul(epsOverC))
+              : nll.reduceSum(false);
+          break;
+        default:
+          lossValue = eps > 0
+              ? nll.reduceSum(false).div(weightSum).mul(1 - eps)
+                  .add(smooth.reduceSum(false).div(weightSum).mul(epsOverC))
+              : nll.reduceSum(false).div(weightSum);
+      }
+    }
+    lossValue = lossValue.mul(valid);
+    if (!wantGrad) {
+      return new Emitted(lossValue, null);
+    }
+    // The gradient reaching each position's loss, zero where the target is ignored.
+    Value upstream = reduction == Reduction.NONE ? gradOutput
+        : reduction == Reduction.SUM ? g.scalar(1) : g.scalar(1).div(weightSum);
+    Value perPosition = upstream.where(mask, zero).unsqueeze(1);
+    Value classIndex = g.op("Range", List.of(g.int64(0), classes, g.int64(1))).reshape(g.int64s(classShape(rank, -1)));
+    Value oneHot = safe.unsqueeze(1).equal(classIndex).cast(g.elemType);
+    Value target = wt == null ? oneHot : oneHot.mul(wt.unsqueeze(1));
+    Value dLogp = target.mul(perPosition).mul(-(1 - eps));
+    if (eps > 0) {
+      Value spread = wB == null ? perPosition : perPosition.mul(wB);
+      dLogp = dLogp.add(spread.mul(g.scalar(-eps).div(classes.toFloat())));
+    }
+    Value grad = logSoftmax ? dLogp.sub(logp.exp().mul(dLogp.reduceSum(true, 1))) : dLogp;
+    return new Emitted(lossValue, grad.mul(valid));
+  }
+
+  /**
+   * Class probabilities, smoothed to \( y' = y(1-\varepsilon) + \varepsilon/C \): \( \ell = -\sum_c \log p_c\,y'_c\,w_c \);
+   * {@code mean} divides by N·d…. Gradient: \( \partial\log p = -g\,y'\,w \), through log-softmax.
+   */
+  private static Emitted probabilityTargets(OnnxLoss spec, Value x, Value t, double[] weight, double eps,
+      Value gradOutput, boolean wantGrad) {
+    Graph g = x.g;
+    int rank = spec.rank() + 2;
+    Reduction reduction = spec.loss().reduction();
+    Value valid = g.guard(t.shape().equal(x.shape()).all());
+    Value logp = x.logSoftmax(1);
+    Value classes = x.shape().gather(g.int64(1), 0).toFloat();
+    Value target = eps > 0 ? t.mul(1 - eps).add(g.scalar(eps).div(classes)) : t;
+    Value weighted = weight == null ? target : target.mul(g.tensor(weight, classShape(rank, weight.length)));
+    Value term = logp.mul(weighted);
+    Value positions = x.size().toFloat().div(classes);
+    Value lossValue = reduction == Reduction.NONE ? term.reduceSum(false, 1).neg()
+        : reduction == Reduction.SUM ? term.reduceSum(false).neg()
+        : term.reduceSum(false).neg().div(positions);
+    lossValue = lossValue.mul(valid);
+    if (!wantGrad) {
+      return new Emitted(lossValue, null);
+    }
+    Value upstream = reduction == Reduction.NONE ? gradOutput.unsqueeze(1)
+        : reduction == Reduction.SUM ? g.scalar(1) : g.scalar(1).div(positions);
+    Value dLogp = weighted.mul(upstream).neg();
+    return new Emitted(lossValue, dLogp.sub(logp.exp().mul(dLogp.reduceSum(true, 1))).mul(valid));
+  }
+
+  /**
+   * BCE with logits, in Relu/Abs/Exp/Log form (ONNX Runtime has no float64 Softplus):
+   * \( \log\sigma(x) = -\mathrm{relu}(-x) - \log(1 + e^{-|x|}) \),
+   * \( \ell = ((1-y)\,x - (1 + (p-1)\,y)\log\sigma(x))\,w \). Gradient: \( ((p y + 1 - y)\,\sigma(x) - p y)\,w\,g \).
+   */
+  private static Emitted bceWithLogits(OnnxLoss spec, Value x, Value y, Tensor weight, Tensor posWeight,
+      Value gradOutput, boolean wantGrad) {
+    Graph g = x.g;
+    Reduction reduction = spec.loss().reduction();
+    Value w = weight == null ? null : constant(g, weight);
+    Value p = posWeight == null ? null : constant(g, posWeight);
+    Value valid = g.guard(y.shape().equal(x.shape()).all());
+    Value logSigmoid = x.neg().relu().neg().sub(x.abs().neg().exp().add(1).log());
+    Value logWeight = p == null ? null : p.add(-1).mul(y).add(1);
+    Value l = y.neg().add(1).mul(x).sub(logWeight == null ? logSigmoid : logSigmoid.mul(logWeight));
+    if (w != null) {
+      l = l.mul(w);
+    }
+    Value count = x.size().toFloat();
+    Value lossValue = reduction == Reduction.NONE ? l
+        : reduction == Reduction.SUM ? l.reduceSum(false) : l.reduceSum(false).div(count);
+    lossValue = lossValue.mul(valid);
+    if (!wantGrad) {
+      return new Emitted(lossValue, null);
+    }
+    Value sigmoid = x.neg().exp().add(1).reciprocal();
+    Value d;
+    if (p != null) {
+      Value py = p.mul(y);
+      d = py.add(1).sub(y).mul(sigmoid).sub(py);
+    } else {
+      d = sigmoid.sub(y);
+    }
+    if (w != null) {
+      d = d.mul(w);
+    }
+    Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
+        : reduction == Reduction.SUM ? d : d.div(count);
+    return new Emitted(lossValue, grad.mul(valid));
+  }
+
+  /** A per-class weight's shape for broadcasting along axis 1 of a rank-{@code rank} tensor: (1, C, 1, ...). */
+  private static long[] classShape(int rank, long classes) {
+    long[] shape = new long[rank];
+    Arrays.fill(shape, 1);
+    shape[1] = classes;
+    return shape;
+  }
+
+  private static Value constant(Graph g, Tensor t) {
+    return g.tensor(t.toDoubleArray(), Arrays.stream(t.shape()).asLongStream().toArray());
+  }
+}
