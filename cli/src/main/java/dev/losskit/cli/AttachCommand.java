@@ -1,0 +1,85 @@
+package dev.losskit.cli;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.losskit.onnx.OnnxLoss;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code losskit attach MODEL.onnx --output NAME --loss ... -o OUT.onnx}: a loss attached to a model's output. */
+@Command(
+    name = "attach",
+    mixinStandardHelpOptions = true,
+    description = {"Attaches a loss to one of a model's outputs: adds a labels input and a 'loss' output (and",
+        "'grad_NAME' with --with-gradient), keeping the original inputs, outputs, initializers and metadata.",
+        "The output is written atomically, so -o may name the input itself."})
+final class AttachCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(paramLabel = "MODEL.onnx", description = "The model, e.g. from torch.onnx.export.")
+  Path model;
+
+  @Option(names = "--output", required = true, paramLabel = "NAME", description = "The output the loss reads.")
+  String output;
+
+  @Option(names = "--labels-name", paramLabel = "NAME", description = "The new labels input (default: labels).")
+  String labelsName = "labels";
+
+  @Mixin LossOptions options;
+
+  @Option(names = {"-o", "--output-file"}, required = true, paramLabel = "OUT.onnx", description = "Where to write.")
+  Path out;
+
+  @Override
+  public Integer call() {
+    String name = spec.qualifiedName();
+    OnnxLoss.Attached attached;
+    try {
+      attached = options.exporter().attach(read(model), output, labelsName);
+    } catch (IllegalArgumentException | IOException e) {
+      spec.commandLine().getErr().println(name + ": " + Main.oneLine(e.getMessage()));
+      return Main.EXIT_USAGE;
+    }
+    attached.notes().forEach(n -> spec.commandLine().getErr().println(name + ": note: " + n));
+    try {
+      AtomicFiles.write(out, attached.model()::writeTo);
+    } catch (IOException e) {
+      spec.commandLine().getErr().println(name + ": cannot write " + out + ": " + Main.oneLine(e.getMessage()));
+      return Main.EXIT_USAGE;
+    }
+    spec.commandLine().getOut().println("wrote " + out + ": " + options.loss + " on output '" + output
+        + "', labels input '" + labelsName + "'");
+    return 0;
+  }
+
+  /** Reads an ONNX model, rejecting files that are not one. */
+  static ModelProto read(Path path) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(path);
+    } catch (NoSuchFileException e) {
+      throw new IOException(path + ": no such file");
+    } catch (IOException e) {
+      throw new IOException(path + ": cannot read: " + e.getMessage());
+    }
+    ModelProto m;
+    try {
+      m = ModelProto.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IOException(path + ": not an ONNX model (" + Main.oneLine(e.getMessage()) + ")");
+    }
+    if (m.getIrVersion() <= 0 || !m.hasGraph() || m.getGraph().getOutputCount() == 0) {
+      throw new IOException(path + ": not an ONNX model (no IR version, graph or outputs)");
+    }
+    return m;
+  }
+}
