@@ -53,7 +53,8 @@ class ConformCommandTest {
           "libtorch_error_vs_float64", "reason"}) {
         assertTrue(c.has(key), key + " missing in " + c);
       }
-      assertEquals("pass", c.get("status").getAsString(), c.toString());
+      String status = c.get("status").getAsString();
+      assertTrue(status.equals("pass") || status.equals("skip") && !c.get("reason").isJsonNull(), c.toString());
     }
     String html = Files.readString(out.resolve("conformance.html"));
     assertTrue(html.contains("<table id=\"map\">") && html.contains("const DATA = ["), "heat map and data");
