@@ -18,11 +18,12 @@ import picocli.CommandLine.Spec;
     description = {"Runs an example: training in DJL with losskit's losses.",
         "imbalanced  an MLP on imbalanced classes, with class weights and label smoothing",
         "tagging     sequence tagging with ignore_index padding, logits (N, C, T)",
-        "multilabel  multi-label classification with BCEWithLogitsLoss and pos_weight"})
+        "multilabel  multi-label classification with BCEWithLogitsLoss and pos_weight",
+        "onnx        a smoothed, weighted CrossEntropyLoss attached to an ONNX classifier, run in ONNX Runtime"})
 final class ExampleCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(paramLabel = "NAME", description = "imbalanced, tagging or multilabel")
+  @Parameters(paramLabel = "NAME", description = "imbalanced, tagging, multilabel or onnx")
   String name;
 
   /** A runnable example. */
@@ -37,6 +38,7 @@ final class ExampleCommand implements Callable<Integer> {
     EXAMPLES.put("imbalanced", ImbalancedClassification::main);
     EXAMPLES.put("tagging", SequenceTagging::main);
     EXAMPLES.put("multilabel", MultiLabel::main);
+    EXAMPLES.put("onnx", dev.losskit.examples.OnnxAttach::main);
   }
 
   @Override

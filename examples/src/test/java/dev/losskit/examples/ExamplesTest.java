@@ -38,4 +38,12 @@ class ExamplesTest {
     assertTrue(r.recallPosWeight()[3] > r.recallPlain()[3] + 0.1, "rarest label recall improves: " + recalls);
     assertTrue(r.recallPosWeight()[2] > r.recallPlain()[2], "rare label recall improves: " + recalls);
   }
+
+  @Test
+  void theAttachedOnnxLossMatchesTheCore() throws Exception {
+    OnnxAttach.Result r = OnnxAttach.run(64, 3);
+    assertEquals(r.coreLoss(), r.onnxLoss(), 2e-6 * Math.max(1, Math.abs(r.coreLoss())));
+    assertTrue(r.gradientError() < 1e-6, "gradient difference " + r.gradientError());
+    assertTrue(r.notes().get(0).contains("opset"), r.notes().toString());
+  }
 }
