@@ -170,8 +170,17 @@ final class Graph {
     return nodes;
   }
 
+  /** @return the initializers some node reads: a constant made for a path not taken is dropped */
   List<TensorProto> initializers() {
-    return initializers;
+    Set<String> used = new HashSet<>();
+    nodes.forEach(n -> used.addAll(n.getInputList()));
+    List<TensorProto> out = new ArrayList<>();
+    for (TensorProto t : initializers) {
+      if (used.contains(t.getName())) {
+        out.add(t);
+      }
+    }
+    return out;
   }
 
   List<ValueInfoProto> inputs() {
@@ -185,7 +194,7 @@ final class Graph {
   /** @return the graph, with its inputs, outputs, nodes and initializers */
   GraphProto build(String name) {
     return GraphProto.newBuilder().setName(name).addAllInput(inputs).addAllOutput(outputs).addAllNode(nodes)
-        .addAllInitializer(initializers).build();
+        .addAllInitializer(initializers()).build();
   }
 
   static ValueInfoProto valueInfo(String name, int type, Object... dims) {
