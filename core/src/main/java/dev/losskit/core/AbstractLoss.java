@@ -42,8 +42,8 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
   }
 
   /**
-   * Validates the arguments and computes what is wanted with the fastest kernels available. Until the fused
-   * kernels arrive, those are the reference kernels.
+   * Validates the arguments and computes what is wanted with the fastest kernels available: a fused kernel where
+   * one exists for the call, the reference kernels otherwise.
    *
    * @param gradOutput the upstream gradient, or null for ones
    * @return the loss (null unless {@code wantLoss}) and the gradient (null unless {@code wantGrad})

@@ -85,6 +85,21 @@ public final class CrossEntropyLoss extends AbstractLoss {
   }
 
   @Override
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
+    checkGradOutput(gradOutput, p.lossShape);
+    if (FastCrossEntropy.supports(p)) {
+      return FastCrossEntropy.indexTargets(
+          p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
+    }
+    return p.probabilities
+        ? ReferenceCrossEntropy.probabilityTargets(
+            p, weight, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad)
+        : ReferenceCrossEntropy.indexTargets(
+            p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
+  }
+
+  @Override
   LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
     checkGradOutput(gradOutput, p.lossShape);

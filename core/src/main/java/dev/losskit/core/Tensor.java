@@ -286,6 +286,38 @@ public final class Tensor {
     return out;
   }
 
+  /** @return the backing float array of an array-backed float32 tensor, or null; element i is at offset() + i */
+  float[] floatArray() {
+    return store instanceof float[] ? (float[]) store : null;
+  }
+
+  /** @return where element 0 sits in the store */
+  int offset() {
+    return offset;
+  }
+
+  /** Copies {@code len} float32 elements from index {@code from} into {@code dst}: the fast kernels' row reads. */
+  void readFloats(int from, float[] dst, int len) {
+    if (store instanceof float[]) {
+      System.arraycopy((float[]) store, offset + from, dst, 0, len);
+    } else {
+      ((FloatBuffer) store).get(offset + from, dst, 0, len);
+    }
+  }
+
+  /** Copies {@code len} elements from index {@code from} into {@code dst} as doubles. */
+  void readDoubles(int from, double[] dst, int len) {
+    if (store instanceof double[]) {
+      System.arraycopy((double[]) store, offset + from, dst, 0, len);
+    } else if (store instanceof DoubleBuffer) {
+      ((DoubleBuffer) store).get(offset + from, dst, 0, len);
+    } else {
+      for (int i = 0; i < len; i++) {
+        dst[i] = getDouble(from + i);
+      }
+    }
+  }
+
   /** @return true when the store is a direct NIO buffer */
   public boolean isDirect() {
     return store instanceof Buffer && ((Buffer) store).isDirect();

@@ -1,0 +1,152 @@
+package dev.losskit.core;
+
+/**
+ * The fused cross-entropy kernel for rows whose classes are contiguous ({@code (C)} and {@code (N, C)} inputs):
+ * one pass per row gathers the statistics (maximum, \( \sum_c w_c x_c \)), a second computes
+ * \( e_c = \exp(x_c - m) \) into the gradient row while the row is in cache, and a third scales that row into the
+ * gradient \( g\,(K\,p_c - \tfrac{\varepsilon}{C} w_c) - (1-\varepsilon)\,g\,w_t\,[c = t] \) with
+ * \( K = (1-\varepsilon)\,w_t + \tfrac{\varepsilon}{C} \sum_c w_c \). Extra memory is O(N) besides the gradient,
+ * plus one row of scratch per thread for buffer-backed inputs.
+ *
+ * <p>Rows are processed in parallel ({@link Parallelism}). Statistics, the loss and every reduction are accumulated
+ * in double precision. Large float32 rows use the Vector API ({@code jdk.incubator.vector}, when the module is
+ * present) for the exponentials; everything else runs in double scalar code, so small rows are exactly as accurate
+ * as the reference kernel. The reference kernel ({@link ReferenceCrossEntropy}) is the specification; tests prove
+ * this kernel against it.
+ */
+final class FastCrossEntropy {
+  private FastCrossEntropy() {}
+
+  /** Rows at least this long use float vectors; shorter ones are exact in double. */
+  static final int VECTOR_MIN_CLASSES = 64;
+
+  static boolean supports(ClassProblem p) {
+    return p.inner == 1 && !p.probabilities;
+  }
+
+  static LossResult indexTargets(ClassProblem p, double[] weight, long ignoreIndex, double eps, Reduction reduction,
+      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    DType dtype = p.input.dtype();
+    int positions = p.positions();
+    int classes = p.classes;
+    double[] w = weight == null ? null : ReferenceKernels.weightsFor(weight, classes, dtype);
+    double weightTotal = 0;
+    for (int c = 0; c < classes; c++) {
+      weightTotal += w == null ? 1 : w[c];
+    }
+    // Targets, the weight sum W and each position's upstream gradient: O(N).
+    int[] target = new int[positions];
+    double weightSum = 0;
+    for (int pos = 0; pos < positions; pos++) {
+      long t = p.target.getLong(pos);
+      target[pos] = t == ignoreIndex ? -1 : (int) t;
+      if (target[pos] >= 0) {
+        weightSum += w == null ? 1 : w[target[pos]];
+      }
+    }
+    double[] upstream = new double[positions];
+    for (int pos = 0; pos < positions; pos++) {
+      upstream[pos] = target[pos] < 0 ? 0
+          : ReferenceCrossEntropy.upstream(reduction, gradOutput, pos, weightSum);
+    }
+
+    boolean vector = dtype == DType.FLOAT32 && classes >= VECTOR_MIN_CLASSES && VectorSupport.AVAILABLE;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? new float[positions * classes] : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? new double[positions * classes] : null;
+    double[] nll = new double[positions];
+    double[] smooth = eps > 0 ? new double[positions] : null;
+    float[] wf = null;
+    if (vector && w != null) {
+      wf = new float[classes];
+      for (int c = 0; c < classes; c++) {
+        wf[c] = (float) w[c];
+      }
+    }
+    final float[] weightF = wf;
+    final double total = weightTotal;
+    int minRows = Math.max(1, 16384 / Math.max(1, classes));
+    Parallelism.forChunks(positions, minRows, (from, to) -> {
+      if (vector) {
+        float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
+        for (int pos = from; pos < to; pos++) {
+          VectorSupport.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
+              eps, upstream[pos], nll, smooth, pos, gradF);
+        }
+      } else {
+        double[] row = new double[classes];
+        for (int pos = from; pos < to; pos++) {
+          p.input.readDoubles(pos * classes, row, classes);
+          scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, gradD,
+              pos * classes, wantGrad);
+        }
+      }
+      return 0;
+    });
+
+    Tensor loss = null;
+    if (wantLoss) {
+      double nllSum = 0;
+      double smoothSum = 0;
+      double[] perPosition = new double[positions];
+      for (int pos = 0; pos < positions; pos++) {
+        nllSum += nll[pos];
+        if (eps > 0) {
+          smoothSum += smooth[pos];
+          perPosition[pos] = (1 - eps) * nll[pos] + smooth[pos] * (eps / classes);
+        } else {
+          perPosition[pos] = nll[pos];
+        }
+      }
+      double sum = eps > 0 ? (1 - eps) * nllSum + smoothSum * (eps / classes) : nllSum;
+      double mean = eps > 0 ? (1 - eps) * (nllSum / weightSum) + (smoothSum / weightSum) * (eps / classes)
+          : nllSum / weightSum;
+      loss = ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, mean);
+    }
+    Tensor grad = !wantGrad ? null
+        : gradF != null ? Tensor.of(gradF, p.input.shape()) : Tensor.of(gradD, p.input.shape());
+    return new LossResult(loss, grad);
+  }
+
+  /** One row in double precision: statistics, loss and gradient. Ignored rows have target -1 and upstream 0. */
+  private static void scalarRow(double[] x, int classes, int target, double[] w, double weightTotal, double eps,
+      double g, double[] nll, double[] smooth, int pos, float[] gradF, double[] gradD, int at, boolean wantGrad) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int c = 0; c < classes; c++) {
+      max = Math.max(max, x[c]);
+    }
+    double sum = 0;
+    for (int c = 0; c < classes; c++) {
+      sum += Math.exp(x[c] - max);
+    }
+    double logSum = Math.log(sum);
+    if (target >= 0) {
+      double wt = w == null ? 1 : w[target];
+      nll[pos] = -(x[target] - max - logSum) * wt;
+      if (eps > 0) {
+        double s = 0;
+        for (int c = 0; c < classes; c++) {
+          s += (x[c] - max - logSum) * (w == null ? 1 : w[c]);
+        }
+        smooth[pos] = -s;
+      }
+    }
+    if (!wantGrad) {
+      return;
+    }
+    double wt = target < 0 ? 0 : w == null ? 1 : w[target];
+    double k = g * ((1 - eps) * wt + (eps / classes) * weightTotal);
+    double spread = g * (eps / classes);
+    for (int c = 0; c < classes; c++) {
+      double prob = Math.exp(x[c] - max - logSum);
+      double v = k * prob - spread * (w == null ? 1 : w[c]);
+      if (c == target) {
+        v -= (1 - eps) * g * wt;
+      }
+      if (gradF != null) {
+        gradF[at + c] = (float) v;
+      } else {
+        gradD[at + c] = v;
+      }
+    }
+  }
+}

@@ -1,0 +1,121 @@
+package dev.losskit.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Random;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+/**
+ * The fused kernels against the reference kernels (the specification), at PyTorch's default tolerances: random
+ * shapes, every option, values including NaN, ±inf, huge and tiny, array- and buffer-backed inputs. Surefire runs
+ * this class twice: with the Vector API and with the scalar fallback.
+ */
+class FastKernelsTest {
+
+  record Call(CrossEntropyLoss loss, Tensor input, Tensor target, Tensor gradOutput, String description) {
+    @Override
+    public String toString() {
+      return description;
+    }
+  }
+
+  @Provide
+  Arbitrary<Call> calls() {
+    return Combinators.combine(
+            Arbitraries.integers().between(1, 9), // N
+            Arbitraries.oneOf(Arbitraries.integers().between(1, 8), Arbitraries.integers().between(60, 300)),
+            Arbitraries.of(Reduction.values()),
+            Arbitraries.of(false, true), // weights
+            Arbitraries.of(0.0, 0.1, 1.0),
+            Arbitraries.of(DType.FLOAT32, DType.FLOAT64),
+            Arbitraries.of("plain", "extreme", "nonfinite"),
+            Arbitraries.longs())
+        .as((n, c, reduction, weighted, eps, dtype, values, seed) -> {
+          Random r = new Random(seed);
+          double[] x = new double[n * c];
+          for (int i = 0; i < x.length; i++) {
+            x[i] = 3 * r.nextGaussian();
+            if (values.equals("extreme") && r.nextInt(5) == 0) {
+              x[i] = (r.nextBoolean() ? 1 : -1) * (r.nextBoolean() ? 1e4 : 88);
+            }
+            if (values.equals("nonfinite") && r.nextInt(40) == 0) {
+              x[i] = new double[] {Double.NaN, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY}[r.nextInt(3)];
+            }
+          }
+          long[] t = new long[n];
+          for (int i = 0; i < n; i++) {
+            t[i] = r.nextInt(6) == 0 ? -100 : r.nextInt(c);
+          }
+          double[] w = null;
+          if (weighted) {
+            w = new double[c];
+            for (int k = 0; k < c; k++) {
+              w[k] = r.nextInt(7) == 0 ? 0 : 0.25 + 2 * r.nextDouble();
+            }
+          }
+          int[] lossShape = reduction == Reduction.NONE ? new int[] {n} : new int[0];
+          double[] g = new double[reduction == Reduction.NONE ? n : 1];
+          for (int i = 0; i < g.length; i++) {
+            g[i] = r.nextGaussian();
+          }
+          CrossEntropyLoss loss = CrossEntropyLoss.builder().reduction(reduction).weight(w).labelSmoothing(eps).build();
+          Tensor input = tensor(dtype, x, new int[] {n, c}, r.nextBoolean());
+          return new Call(loss, input, Tensor.of(t, n), tensor(dtype, g, lossShape, false),
+              loss + " (" + n + ", " + c + ") " + dtype + " " + values + (input.isDirect() ? " direct" : "")
+                  + " seed " + seed);
+        });
+  }
+
+  static Tensor tensor(DType dtype, double[] v, int[] shape, boolean direct) {
+    if (dtype == DType.FLOAT64) {
+      return Tensor.of(v, shape);
+    }
+    float[] f = new float[v.length];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) v[i];
+    }
+    if (!direct) {
+      return Tensor.of(f, shape);
+    }
+    ByteBuffer b = ByteBuffer.allocateDirect(4 * f.length).order(ByteOrder.nativeOrder());
+    b.asFloatBuffer().put(f);
+    return Tensor.view(b, DType.FLOAT32, shape);
+  }
+
+  @Property(tries = 400)
+  void fusedCrossEntropyEqualsTheReference(@ForAll("calls") Call k) {
+    LossResult fast = k.loss().forwardBackward(k.input(), k.target(), k.gradOutput());
+    LossResult reference = Reference.forwardBackward(k.loss(), k.input(), k.target(), k.gradOutput());
+    assertClose(reference.loss(), fast.loss(), "loss of " + k);
+    assertClose(reference.gradInput(), fast.gradInput(), "gradient of " + k);
+    assertEquals(reference.loss().dtype(), fast.loss().dtype());
+  }
+
+  /** assert_close at PyTorch's default tolerance for the dtype; NaN equals NaN, infinities must match. */
+  static void assertClose(Tensor expected, Tensor actual, String what) {
+    assertEquals(Arrays.toString(expected.shape()), Arrays.toString(actual.shape()), what);
+    boolean f32 = expected.dtype() == DType.FLOAT32;
+    double rtol = f32 ? 1.3e-6 : 1e-7;
+    double atol = f32 ? 1e-5 : 1e-7;
+    for (int i = 0; i < expected.numel(); i++) {
+      double e = expected.getDouble(i);
+      double a = actual.getDouble(i);
+      if (Double.isNaN(e) || Double.isInfinite(e)) {
+        assertTrue(Double.compare(e, a) == 0 || (Double.isNaN(e) && Double.isNaN(a)),
+            what + " element " + i + ": expected " + e + ", got " + a);
+      } else {
+        assertTrue(Math.abs(a - e) <= atol + rtol * Math.abs(e),
+            what + " element " + i + ": expected " + e + ", got " + a);
+      }
+    }
+  }
+}
