@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
     versionProvider = Main.Version.class,
     description = "PyTorch-exact classification losses for the JVM.",
     subcommands = {ConformCommand.class, VerifyCommand.class, ExportCommand.class, AttachCommand.class,
-        ExampleCommand.class})
+        BenchCommand.class, ExampleCommand.class})
 public final class Main implements Runnable {
   /** Exit code for bad arguments and unreadable input files. */
   public static final int EXIT_USAGE = 2;
@@ -29,7 +29,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: conform, verify, export, attach or example");
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: conform, verify, export, attach, bench or example");
   }
 
   /**

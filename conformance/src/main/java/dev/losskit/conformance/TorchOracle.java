@@ -109,6 +109,59 @@ public final class TorchOracle implements AutoCloseable {
     }
   }
 
+  /**
+   * A call made ready to time: its arrays are in libtorch already, so {@link Prepared#run} measures libtorch's loss
+   * and gradient alone. Close it to free the arrays.
+   *
+   * @param c the call
+   * @return the prepared call
+   */
+  public Prepared prepare(LossCase c) {
+    NDManager m = model.getNDManager().newSubManager();
+    NDList in = new NDList();
+    in.add(array(m, c.input()));
+    in.add(array(m, c.target()));
+    in.add(optional(m, c.weight(), c.dtype()));
+    double reduction = code(c.reduction());
+    if (c.loss().equals(BceWithLogitsLoss.NAME)) {
+      in.add(optional(m, c.posWeight(), c.dtype()));
+      in.add(m.create(new double[] {flag(c.weight()), flag(c.posWeight()), reduction}));
+    } else {
+      in.add(m.create(new double[] {flag(c.weight()), c.ignoreIndex(), reduction, c.labelSmoothing()}));
+    }
+    in.add(c.gradOutput() != null ? array(m, c.gradOutput()) : ones(m, c));
+    NDArray method = m.create("");
+    method.setName("module_method:" + c.loss());
+    in.add(method);
+    return new Prepared(m, in);
+  }
+
+  /** A loss call whose arrays are already in libtorch. */
+  public final class Prepared implements AutoCloseable {
+    private final NDManager manager;
+    private final NDList inputs;
+
+    private Prepared(NDManager manager, NDList inputs) {
+      this.manager = manager;
+      this.inputs = inputs;
+    }
+
+    /** Runs libtorch's loss and gradient once, freeing the outputs. */
+    @SuppressWarnings("try")
+    public void run() {
+      try (NDManager sub = manager.newSubManager();
+          GradientCollector ignored = engine.newGradientCollector()) {
+        NDList out = IValueUtils.forward(block, inputs, true);
+        out.attach(sub);
+      }
+    }
+
+    @Override
+    public void close() {
+      manager.close();
+    }
+  }
+
   /** The upstream gradient of ones, in the loss's shape. */
   private static NDArray ones(NDManager m, LossCase c) {
     if (c.reduction() != Reduction.NONE) {

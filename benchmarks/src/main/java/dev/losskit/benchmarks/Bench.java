@@ -1,0 +1,297 @@
+package dev.losskit.benchmarks;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.losskit.conformance.LossCase;
+import dev.losskit.conformance.TorchOracle;
+import dev.losskit.core.BceWithLogitsLoss;
+import dev.losskit.core.CrossEntropyLoss;
+import dev.losskit.core.DType;
+import dev.losskit.core.Parallelism;
+import dev.losskit.core.Reduction;
+import dev.losskit.core.Tensor;
+import dev.losskit.djl.Execution;
+import dev.losskit.onnx.OnnxLoss;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * {@code losskit bench}: cross-entropy and BCE on large batches for losskit's core, libtorch (PyTorch's own
+ * kernels through the TorchScript oracle), DJL's built-in {@code SoftmaxCrossEntropyLoss}, the DJL adapter and
+ * ONNX Runtime's {@code SoftmaxCrossEntropyLoss}, with the machine's memory bandwidth. Each figure is the median of
+ * several repetitions after warm-up; only the computation is timed, with the inputs already in each
+ * implementation's own memory.
+ */
+public final class Bench {
+  private Bench() {}
+
+  /**
+   * One measurement.
+   *
+   * @param workload {@code ce_fwd_bwd}, {@code ce_fwd} or {@code bce_fwd_bwd}
+   * @param n the batch size
+   * @param c the number of classes (BCE: elements per row)
+   * @param dtype the dtype
+   * @param impl the implementation
+   * @param threads the threads it may use
+   * @param medianS the median time in seconds
+   * @param peakExtraBytes heap bytes allocated beyond the inputs and outputs (Java implementations), or null
+   */
+  public record Result(String workload, int n, int c, String dtype, String impl, int threads, double medianS,
+      Long peakExtraBytes) {
+    /** @return elements (N·C) per second */
+    public double throughput() {
+      return (double) n * c / medianS;
+    }
+  }
+
+  /**
+   * A whole run.
+   *
+   * @param memoryBandwidthGbs the measured memory bandwidth: bytes read plus written per second by a large copy
+   * @param results the measurements
+   * @param machine the machine, in one line
+   */
+  public record Report(double memoryBandwidthGbs, List<Result> results, String machine) {}
+
+  /** Classes of the sweep. */
+  static final int[] SWEEP = {10, 1000, 32000, 128256};
+
+  /**
+   * Runs the benchmark.
+   *
+   * @param quick smaller sizes and fewer repetitions
+   * @param progress told what is being measured
+   * @return the measurements
+   */
+  public static Report run(boolean quick, Consumer<String> progress) throws Exception {
+    int reps = quick ? 3 : 5;
+    int elements = quick ? 1 << 23 : 4096 * 32000;
+    List<Result> results = new ArrayList<>();
+    progress.accept("memory bandwidth");
+    double bandwidth = bandwidth(quick ? 1 << 24 : 1 << 26, reps);
+    try (TorchOracle oracle = TorchOracle.open()) {
+      List<int[]> sizes = new ArrayList<>();
+      sizes.add(new int[] {quick ? 256 : 4096, 32000});
+      for (int c : SWEEP) {
+        if (c != 32000) {
+          sizes.add(new int[] {Math.max(1, elements / c), c});
+        }
+      }
+      sizes.add(new int[] {32, 10});
+      for (int[] size : sizes) {
+        int n = size[0];
+        int c = size[1];
+        int r = n * c < 1 << 20 ? reps * 20 : reps;
+        progress.accept("cross-entropy N=" + n + " C=" + c);
+        float[] x = gaussian(n * c, 1);
+        long[] t = new long[n];
+        Random random = new Random(2);
+        for (int i = 0; i < n; i++) {
+          t[i] = random.nextInt(c);
+        }
+        results.add(coreCe(x, t, n, c, r, true));
+        results.add(libtorch(oracle, ceCase(x, t, n, c), "ce_fwd_bwd", n, c, r));
+        results.add(djl(x, t, n, c, r, false));
+        results.add(djl(x, t, n, c, r, true));
+        results.add(coreCe(x, t, n, c, r, false));
+        results.add(ort(x, t, n, c, r));
+      }
+      int n = quick ? 256 : 4096;
+      int c = 32000;
+      progress.accept("BCE with logits N=" + n + " C=" + c);
+      float[] x = gaussian(n * c, 2);
+      float[] y = new float[n * c];
+      Random random = new Random(3);
+      for (int i = 0; i < y.length; i++) {
+        y[i] = random.nextFloat();
+      }
+      results.add(coreBce(x, y, n, c, reps));
+      LossCase bce = new LossCase(BceWithLogitsLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0, null, null,
+          Tensor.of(x, n, c), Tensor.of(y, n, c), null);
+      results.add(libtorch(oracle, bce, "bce_fwd_bwd", n, c, reps));
+    }
+    return new Report(bandwidth, results, machine());
+  }
+
+  private static LossCase ceCase(float[] x, long[] t, int n, int c) {
+    return new LossCase(CrossEntropyLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0, null, null, Tensor.of(x, n, c),
+        Tensor.of(t, n), null);
+  }
+
+  /** The median of {@code reps} timed runs after two warm-ups. */
+  static double median(int reps, Runnable run) {
+    run.run();
+    run.run();
+    double[] s = new double[reps];
+    for (int i = 0; i < reps; i++) {
+      long start = System.nanoTime();
+      run.run();
+      s[i] = (System.nanoTime() - start) / 1e9;
+    }
+    Arrays.sort(s);
+    return s[reps / 2];
+  }
+
+  /** Bytes read and written per second by {@code System.arraycopy} between two warm arrays. */
+  static double bandwidth(int floats, int reps) {
+    float[] a = gaussian(floats, 9);
+    float[] b = new float[floats];
+    double s = median(reps, () -> System.arraycopy(a, 0, b, 0, floats));
+    return 2.0 * 4 * floats / s / 1e9;
+  }
+
+  private static Result coreCe(float[] x, long[] t, int n, int c, int reps, boolean backward) {
+    CrossEntropyLoss ce = CrossEntropyLoss.create();
+    Tensor input = Tensor.of(x, n, c);
+    Tensor target = Tensor.of(t, n);
+    Runnable call = backward ? () -> ce.forwardBackward(input, target) : () -> ce.forward(input, target);
+    double s = median(reps, call);
+    long output = backward ? 4L * n * c : 0;
+    return new Result(backward ? "ce_fwd_bwd" : "ce_fwd", n, c, "float32", "losskit-core", Parallelism.get(), s,
+        Math.max(0, allocated(call) - output));
+  }
+
+  private static Result coreBce(float[] x, float[] y, int n, int c, int reps) {
+    BceWithLogitsLoss bce = BceWithLogitsLoss.create();
+    Tensor input = Tensor.of(x, n, c);
+    Tensor target = Tensor.of(y, n, c);
+    Runnable call = () -> bce.forwardBackward(input, target);
+    double s = median(reps, call);
+    return new Result("bce_fwd_bwd", n, c, "float32", "losskit-core", Parallelism.get(), s,
+        Math.max(0, allocated(call) - 4L * n * c));
+  }
+
+  private static Result libtorch(TorchOracle oracle, LossCase call, String workload, int n, int c, int reps) {
+    try (TorchOracle.Prepared p = oracle.prepare(call)) {
+      double s = median(reps, p::run);
+      return new Result(workload, n, c, "float32", "libtorch", Runtime.getRuntime().availableProcessors(), s, null);
+    }
+  }
+
+  @SuppressWarnings("try")
+  private static Result djl(float[] x, long[] t, int n, int c, int reps, boolean losskit) {
+    ai.djl.training.loss.Loss loss = losskit
+        ? dev.losskit.djl.CrossEntropyLoss.builder().execution(Execution.CORE).build()
+        : ai.djl.training.loss.Loss.softmaxCrossEntropyLoss();
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray pred = m.create(x, new Shape(n, c));
+      NDArray label = m.create(t);
+      double s = median(reps, () -> {
+        try (NDManager sub = m.newSubManager()) {
+          NDArray p = pred.duplicate();
+          p.attach(sub);
+          p.setRequiresGradient(true);
+          try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+            collector.backward(loss.evaluate(new NDList(label), new NDList(p)));
+          }
+          p.getGradient().getFloat(0, 0);
+        }
+      });
+      return new Result("ce_fwd_bwd", n, c, "float32", losskit ? "losskit-djl" : "djl-builtin",
+          Runtime.getRuntime().availableProcessors(), s, null);
+    }
+  }
+
+  private static Result ort(float[] x, long[] t, int n, int c, int reps) throws OrtException {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    byte[] model = OnnxLoss.builder(CrossEntropyLoss.create()).lowering(OnnxLoss.Lowering.OP).build().export()
+        .toByteArray();
+    ByteBuffer bytes = ByteBuffer.allocateDirect(4 * x.length).order(ByteOrder.nativeOrder());
+    bytes.asFloatBuffer().put(x);
+    FloatBuffer direct = bytes.asFloatBuffer();
+    try (OrtSession session = env.createSession(model, new OrtSession.SessionOptions());
+        OnnxTensor input = OnnxTensor.createTensor(env, direct, new long[] {n, c});
+        OnnxTensor target = OnnxTensor.createTensor(env, LongBuffer.wrap(t), new long[] {n})) {
+      double s = median(reps, () -> {
+        try (OrtSession.Result r = session.run(Map.of("input", input, "target", target))) {
+          r.get(0);
+        } catch (OrtException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      return new Result("ce_fwd", n, c, "float32", "ort", Runtime.getRuntime().availableProcessors(), s, null);
+    }
+  }
+
+  /** Heap bytes allocated, on every thread, by one run of {@code call}. */
+  private static long allocated(Runnable call) {
+    var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long before = total(mx);
+    call.run();
+    return total(mx) - before;
+  }
+
+  private static long total(com.sun.management.ThreadMXBean mx) {
+    long sum = 0;
+    for (long v : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) {
+      sum += Math.max(0, v);
+    }
+    return sum;
+  }
+
+  static float[] gaussian(int n, long seed) {
+    Random r = new Random(seed);
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) r.nextGaussian();
+    }
+    return v;
+  }
+
+  private static String machine() {
+    return Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.arch") + ", Java "
+        + System.getProperty("java.version") + ", Vector API " + (ModuleLayer.boot()
+        .findModule("jdk.incubator.vector").isPresent() ? "on" : "off");
+  }
+
+  /**
+   * Writes the JSON report: {@code {"memory_bandwidth_gbs": x, "results": [...]}}.
+   *
+   * @param report the report
+   * @param out where to write
+   * @throws IOException when writing fails
+   */
+  public static void writeJson(Report report, java.io.OutputStream out) throws IOException {
+    var w = new java.io.OutputStreamWriter(out, java.nio.charset.StandardCharsets.UTF_8);
+    var json = new com.google.gson.stream.JsonWriter(w);
+    json.setIndent(" ");
+    json.beginObject().name("memory_bandwidth_gbs").value(report.memoryBandwidthGbs());
+    json.name("machine").value(report.machine());
+    json.name("results").beginArray();
+    for (Result r : report.results()) {
+      json.beginObject().name("workload").value(r.workload()).name("n").value(r.n()).name("c").value(r.c())
+          .name("dtype").value(r.dtype()).name("impl").value(r.impl()).name("threads").value(r.threads())
+          .name("median_s").value(r.medianS());
+      json.name("peak_extra_bytes");
+      if (r.peakExtraBytes() == null) {
+        json.nullValue();
+      } else {
+        json.value(r.peakExtraBytes());
+      }
+      json.endObject();
+    }
+    json.endArray().endObject();
+    json.flush();
+    w.write('\n');
+    w.flush();
+  }
+}
