@@ -57,6 +57,24 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   }
 
   @Override
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    if (input == null || target == null) {
+      throw new IllegalArgumentException(NAME + ": input and target must not be null");
+    }
+    checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
+    checkGradOutput(gradOutput, input.shape());
+    int[] shape = input.shape();
+    FastBceWithLogits.Operand w = weight == null ? null : FastBceWithLogits.operand(weight, shape, input.dtype());
+    FastBceWithLogits.Operand p = posWeight == null ? null
+        : FastBceWithLogits.operand(posWeight, shape, input.dtype());
+    if ((weight == null || w != null) && (posWeight == null || p != null)) {
+      return FastBceWithLogits.run(input, target, w, p, reduction(), gradOutput, wantLoss, wantGrad);
+    }
+    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), gradOutput, wantLoss,
+        wantGrad);
+  }
+
+  @Override
   public int[] checkShapes(int[] inputShape, DType inputDtype, int[] targetShape, DType targetDtype) {
     String in = java.util.Arrays.toString(inputShape);
     if (!inputDtype.isFloating()) {

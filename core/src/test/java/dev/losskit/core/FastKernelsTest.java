@@ -118,4 +118,85 @@ class FastKernelsTest {
       }
     }
   }
+
+  record BceCall(BceWithLogitsLoss loss, Tensor input, Tensor target, Tensor gradOutput, String description) {
+    @Override
+    public String toString() {
+      return description;
+    }
+  }
+
+  @Provide
+  Arbitrary<BceCall> bceCalls() {
+    return Combinators.combine(
+            Arbitraries.integers().between(1, 70), // rows
+            Arbitraries.oneOf(Arbitraries.integers().between(1, 9), Arbitraries.integers().between(100, 300)),
+            Arbitraries.of(Reduction.values()),
+            Arbitraries.of("none", "element", "last", "scalar", "column"), // weight broadcast
+            Arbitraries.of(false, true), // posWeight along the last dimension
+            Arbitraries.of(DType.FLOAT32, DType.FLOAT64),
+            Arbitraries.of("plain", "extreme", "nonfinite"),
+            Arbitraries.longs())
+        .as((rows, cols, reduction, weight, pos, dtype, values, seed) -> {
+          Random r = new Random(seed);
+          int n = rows * cols;
+          double[] x = new double[n];
+          double[] y = new double[n];
+          for (int i = 0; i < n; i++) {
+            x[i] = 4 * r.nextGaussian();
+            if (values.equals("extreme") && r.nextInt(5) == 0) {
+              x[i] = (r.nextBoolean() ? 1 : -1) * (r.nextBoolean() ? 1e4 : 90);
+            }
+            if (values.equals("nonfinite") && r.nextInt(40) == 0) {
+              x[i] = new double[] {Double.NaN, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY}[r.nextInt(3)];
+            }
+            y[i] = r.nextBoolean() ? r.nextInt(2) : r.nextDouble();
+          }
+          BceWithLogitsLoss.Builder b = BceWithLogitsLoss.builder().reduction(reduction);
+          switch (weight) {
+            case "element":
+              b.weight(Tensor.of(positive(r, n), rows, cols));
+              break;
+            case "last":
+              b.weight(positive(r, cols));
+              break;
+            case "scalar":
+              b.weight(Tensor.of(positive(r, 1), 1));
+              break;
+            case "column": // (rows, 1): a broadcast the fast kernel leaves to the reference
+              b.weight(Tensor.of(positive(r, rows), rows, 1));
+              break;
+            default:
+              break;
+          }
+          if (pos) {
+            b.posWeight(positive(r, cols));
+          }
+          double[] g = new double[reduction == Reduction.NONE ? n : 1];
+          for (int i = 0; i < g.length; i++) {
+            g[i] = r.nextGaussian();
+          }
+          int[] shape = {rows, cols};
+          BceWithLogitsLoss loss = b.build();
+          return new BceCall(loss, tensor(dtype, x, shape, false), tensor(dtype, y, shape, false),
+              tensor(dtype, g, reduction == Reduction.NONE ? shape : new int[0], false),
+              loss + " (" + rows + ", " + cols + ") " + dtype + " " + values + " seed " + seed);
+        });
+  }
+
+  private static double[] positive(Random r, int n) {
+    double[] w = new double[n];
+    for (int i = 0; i < n; i++) {
+      w[i] = r.nextInt(9) == 0 ? 0 : 0.25 + 2 * r.nextDouble();
+    }
+    return w;
+  }
+
+  @Property(tries = 400)
+  void fusedBceEqualsTheReference(@ForAll("bceCalls") BceCall k) {
+    LossResult fast = k.loss().forwardBackward(k.input(), k.target(), k.gradOutput());
+    LossResult reference = Reference.forwardBackward(k.loss(), k.input(), k.target(), k.gradOutput());
+    assertClose(reference.loss(), fast.loss(), "loss of " + k);
+    assertClose(reference.gradInput(), fast.gradInput(), "gradient of " + k);
+  }
 }
