@@ -109,6 +109,7 @@ public final class Bench {
           t[i] = random.nextInt(c);
         }
         results.add(coreCe(x, t, n, c, r, true));
+        results.add(coreCeReused(x, t, n, c, r));
         results.add(libtorch(oracle, ceCase(x, t, n, c), "ce_fwd_bwd", n, c, r));
         results.add(djl(x, t, n, c, r, false));
         results.add(djl(x, t, n, c, r, true));
@@ -168,6 +169,18 @@ public final class Bench {
     long output = backward ? 4L * n * c : 0;
     return new Result(backward ? "ce_fwd_bwd" : "ce_fwd", n, c, "float32", "losskit-core", Parallelism.get(), s,
         Math.max(0, allocated(call) - output));
+  }
+
+  /** The core writing its gradient into one buffer reused across calls, as a training loop does. */
+  private static Result coreCeReused(float[] x, long[] t, int n, int c, int reps) {
+    CrossEntropyLoss ce = CrossEntropyLoss.create();
+    Tensor input = Tensor.of(x, n, c);
+    Tensor target = Tensor.of(t, n);
+    float[] gradient = new float[n * c];
+    Runnable call = () -> ce.forwardBackward(input, target, null, gradient);
+    double s = median(reps, call);
+    return new Result("ce_fwd_bwd", n, c, "float32", "losskit-core-reuse", Parallelism.get(), s,
+        Math.max(0, allocated(call)));
   }
 
   private static Result coreBce(float[] x, float[] y, int n, int c, int reps) {

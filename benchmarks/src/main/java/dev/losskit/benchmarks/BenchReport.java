@@ -40,11 +40,18 @@ public final class BenchReport {
     int n = main.n();
     int c = main.c();
     List<String> out = new ArrayList<>();
-    find(r, "ce_fwd_bwd", "libtorch", n, c).ifPresent(t -> out.add(verdict(
-        "core CE forward+backward vs libtorch", t.medianS() / main.medianS(), ">= 5x", t.medianS() / main.medianS() >= 5)));
+    Optional<Result> reused = find(r, "ce_fwd_bwd", "losskit-core-reuse", n, c);
+    find(r, "ce_fwd_bwd", "libtorch", n, c).ifPresent(t -> {
+      out.add(verdict("core CE forward+backward vs libtorch (fresh gradient)", t.medianS() / main.medianS(),
+          ">= 5x", t.medianS() / main.medianS() >= 5));
+      reused.ifPresent(u -> out.add(verdict("core CE forward+backward vs libtorch (reused gradient buffer)",
+          t.medianS() / u.medianS(), ">= 5x", t.medianS() / u.medianS() >= 5)));
+    });
     double bound = 3.0 * 4 * n * c / (r.memoryBandwidthGbs() * 1e9);
-    out.add(verdict("core vs the three-pass bound (" + String.format(Locale.ROOT, "%.4f s", bound) + ")",
+    out.add(verdict("core vs the three-pass bound (" + String.format(Locale.ROOT, "%.4f s", bound) + "), fresh",
         main.medianS() / bound, "<= 1.5x", main.medianS() / bound <= 1.5));
+    reused.ifPresent(u -> out.add(verdict("core vs the three-pass bound, reused gradient buffer",
+        u.medianS() / bound, "<= 1.5x", u.medianS() / bound <= 1.5)));
     Optional<Result> coreFwd = find(r, "ce_fwd", "losskit-core", n, c);
     Optional<Result> ort = find(r, "ce_fwd", "ort", n, c);
     if (coreFwd.isPresent() && ort.isPresent()) {

@@ -41,6 +41,47 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     return compute(input, target, gradOutput, true, true);
   }
 
+  @Override
+  public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, float[] gradInto) {
+    return into(input, target, gradOutput, gradInto, DType.FLOAT32, gradInto == null ? -1 : gradInto.length);
+  }
+
+  @Override
+  public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, double[] gradInto) {
+    return into(input, target, gradOutput, gradInto, DType.FLOAT64, gradInto == null ? -1 : gradInto.length);
+  }
+
+  private LossResult into(Tensor input, Tensor target, Tensor gradOutput, Object gradInto, DType type, int length) {
+    if (gradInto == null) {
+      throw new IllegalArgumentException(name + ": the gradient buffer must not be null");
+    }
+    if (input == null) {
+      throw new IllegalArgumentException(name + ": input and target must not be null");
+    }
+    if (input.dtype() != type) {
+      throw new IllegalArgumentException(name + ": a " + type + " gradient buffer does not fit a " + input.dtype()
+          + " input");
+    }
+    if (length != input.numel()) {
+      throw new IllegalArgumentException(name + ": the gradient buffer has " + length + " elements but the input has "
+          + input.numel() + " (shape " + java.util.Arrays.toString(input.shape()) + ")");
+    }
+    GradientBuffer.set(gradInto);
+    try {
+      LossResult r = compute(input, target, gradOutput, true, true);
+      Tensor grad = r.gradInput();
+      if (type == DType.FLOAT32 && grad.floatArrayOrNull() != gradInto) {
+        System.arraycopy(grad.toFloatArray(), 0, (float[]) gradInto, 0, length);
+      } else if (type == DType.FLOAT64 && grad.doubleArrayOrNull() != gradInto) {
+        System.arraycopy(grad.toDoubleArray(), 0, (double[]) gradInto, 0, length);
+      }
+      return new LossResult(r.loss(), type == DType.FLOAT32 ? Tensor.of((float[]) gradInto, input.shape())
+          : Tensor.of((double[]) gradInto, input.shape()));
+    } finally {
+      GradientBuffer.clear();
+    }
+  }
+
   /**
    * Validates the arguments and computes what is wanted with the fastest kernels available: a fused kernel where
    * one exists for the call, the reference kernels otherwise.

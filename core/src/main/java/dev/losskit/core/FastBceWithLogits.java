@@ -58,8 +58,8 @@ final class FastBceWithLogits {
         && input.floatArray() != null && target.floatArray() != null
         && reduction != Reduction.NONE;
     double[] perElement = wantLoss && reduction == Reduction.NONE ? new double[n] : null;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? new float[n] : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? new double[n] : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(n) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(n) : null;
     double scalarGrad = reduction == Reduction.NONE ? 1 : ReferenceKernels.scalarGrad(gradOutput);
     double scale = reduction == Reduction.MEAN ? scalarGrad / n : scalarGrad;
     int chunkCount = Math.max(1, Math.min(Parallelism.get(), n / 65536));

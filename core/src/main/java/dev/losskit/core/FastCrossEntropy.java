@@ -51,8 +51,8 @@ final class FastCrossEntropy {
     }
 
     boolean vector = dtype == DType.FLOAT32 && classes >= VECTOR_MIN_CLASSES && VectorSupport.AVAILABLE;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? new float[positions * classes] : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? new double[positions * classes] : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(positions * classes) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(positions * classes) : null;
     double[] nll = new double[positions];
     double[] smooth = eps > 0 ? new double[positions] : null;
     float[] wf = null;

@@ -72,6 +72,30 @@ public sealed interface Loss permits AbstractLoss {
   LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput);
 
   /**
+   * Computes the loss and its gradient, writing the gradient into a buffer the caller owns and may reuse from call
+   * to call, so no N·C array is allocated (and zeroed) per call: the usual training loop.
+   *
+   * @param input the input, float32
+   * @param target the target (a constant)
+   * @param gradOutput the upstream gradient in the loss's shape, or {@code null} for ones
+   * @param gradInto where the gradient goes: the input's element count, row-major
+   * @return the loss, and the gradient as a view of {@code gradInto}
+   * @throws IllegalArgumentException when the buffer's length or type does not fit the input
+   */
+  LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, float[] gradInto);
+
+  /**
+   * As {@link #forwardBackward(Tensor, Tensor, Tensor, float[])}, for float64 inputs.
+   *
+   * @param input the input, float64
+   * @param target the target (a constant)
+   * @param gradOutput the upstream gradient in the loss's shape, or {@code null} for ones
+   * @param gradInto where the gradient goes: the input's element count, row-major
+   * @return the loss, and the gradient as a view of {@code gradInto}
+   */
+  LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, double[] gradInto);
+
+  /**
    * Computes the loss and the gradient of the loss itself (an upstream gradient of ones).
    *
    * @param input the input

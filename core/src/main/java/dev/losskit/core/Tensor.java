@@ -291,6 +291,16 @@ public final class Tensor {
     return store instanceof float[] ? (float[]) store : null;
   }
 
+  /** @return the backing float array when this view covers all of it from index 0, or null */
+  float[] floatArrayOrNull() {
+    return store instanceof float[] && offset == 0 && ((float[]) store).length == size ? (float[]) store : null;
+  }
+
+  /** @return the backing double array when this view covers all of it from index 0, or null */
+  double[] doubleArrayOrNull() {
+    return store instanceof double[] && offset == 0 && ((double[]) store).length == size ? (double[]) store : null;
+  }
+
   /** @return where element 0 sits in the store */
   int offset() {
     return offset;
