@@ -19,10 +19,10 @@ public final class BenchReport {
     StringBuilder out = new StringBuilder();
     out.append(String.format(Locale.ROOT, "machine: %s; memory bandwidth %.1f GB/s (read + write)%n", r.machine(),
         r.memoryBandwidthGbs()));
-    out.append(String.format(Locale.ROOT, "%-12s %-13s %7s %7s %8s %10s %13s %14s%n", "workload", "impl", "N", "C",
+    out.append(String.format(Locale.ROOT, "%-12s %-19s %8s %7s %8s %10s %13s %14s%n", "workload", "impl", "N", "C",
         "threads", "median_s", "elements/s", "extra_bytes"));
     for (Result x : r.results()) {
-      out.append(String.format(Locale.ROOT, "%-12s %-13s %7d %7d %8d %10.4f %13.3e %14s%n", x.workload(), x.impl(),
+      out.append(String.format(Locale.ROOT, "%-12s %-19s %8d %7d %8d %10.4f %13.3e %14s%n", x.workload(), x.impl(),
           x.n(), x.c(), x.threads(), x.medianS(), x.throughput(),
           x.peakExtraBytes() == null ? "-" : String.valueOf(x.peakExtraBytes())));
     }
@@ -74,7 +74,7 @@ public final class BenchReport {
   }
 
   private static String verdict(String what, double value, String target, boolean met) {
-    return String.format(Locale.ROOT, "%-55s %8.2f  (target %s)  %s", what, value, target, met ? "met" : "MISSED");
+    return String.format(Locale.ROOT, "%-62s %6.2f  (target %s)  %s", what, value, target, met ? "met" : "MISSED");
   }
 
   /** @return an SVG chart of cross-entropy forward+backward throughput against C, one line per implementation */
