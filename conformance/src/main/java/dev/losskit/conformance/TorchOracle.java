@@ -81,28 +81,9 @@ public final class TorchOracle implements AutoCloseable {
    * @param c the call
    * @return libtorch's loss and gradient, or the error libtorch raised
    */
-  @SuppressWarnings("try") // the collector only needs to be open while the method runs
   public Outcome run(LossCase c) {
-    try (NDManager m = model.getNDManager().newSubManager()) {
-      NDList in = new NDList();
-      in.add(array(m, c.input()));
-      in.add(array(m, c.target()));
-      in.add(optional(m, c.weight(), c.dtype()));
-      double reduction = code(c.reduction());
-      if (c.loss().equals(BceWithLogitsLoss.NAME)) {
-        in.add(optional(m, c.posWeight(), c.dtype()));
-        in.add(m.create(new double[] {flag(c.weight()), flag(c.posWeight()), reduction}));
-      } else {
-        in.add(m.create(new double[] {flag(c.weight()), c.ignoreIndex(), reduction, c.labelSmoothing()}));
-      }
-      in.add(c.gradOutput() != null ? array(m, c.gradOutput()) : ones(m, c));
-      NDArray method = m.create("");
-      method.setName("module_method:" + c.loss());
-      in.add(method);
-      NDList out;
-      try (GradientCollector ignored = engine.newGradientCollector()) {
-        out = IValueUtils.forward(block, in, true);
-      }
+    try (Prepared p = prepare(c)) {
+      NDList out = p.forward();
       return new Outcome(tensor(out.get(0)), tensor(out.get(1)), null);
     } catch (EngineException e) {
       return Outcome.error(torchMessage(e.getMessage()));
@@ -147,12 +128,17 @@ public final class TorchOracle implements AutoCloseable {
     }
 
     /** Runs libtorch's loss and gradient once, freeing the outputs. */
-    @SuppressWarnings("try")
     public void run() {
-      try (NDManager sub = manager.newSubManager();
-          GradientCollector ignored = engine.newGradientCollector()) {
-        NDList out = IValueUtils.forward(block, inputs, true);
-        out.attach(sub);
+      try (NDManager sub = manager.newSubManager()) {
+        forward().attach(sub);
+      }
+    }
+
+    /** @return libtorch's loss and gradient, held by this call's arrays until it is closed */
+    @SuppressWarnings("try") // the collector only needs to be open while the method runs
+    NDList forward() {
+      try (GradientCollector ignored = engine.newGradientCollector()) {
+        return IValueUtils.forward(block, inputs, true);
       }
     }
 

@@ -88,10 +88,20 @@ public final class CrossEntropyLoss extends AbstractLoss {
   LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
     checkGradOutput(gradOutput, p.lossShape);
-    if (FastCrossEntropy.supports(p)) {
-      return FastCrossEntropy.indexTargets(
-          p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
-    }
+    return FastCrossEntropy.supports(p)
+        ? FastCrossEntropy.indexTargets(p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss,
+            wantGrad)
+        : reference(p, gradOutput, wantLoss, wantGrad);
+  }
+
+  @Override
+  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
+    checkGradOutput(gradOutput, p.lossShape);
+    return reference(p, gradOutput, wantLoss, wantGrad);
+  }
+
+  private LossResult reference(ClassProblem p, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     return p.probabilities
         ? ReferenceCrossEntropy.probabilityTargets(
             p, weight, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad)
@@ -99,16 +109,6 @@ public final class CrossEntropyLoss extends AbstractLoss {
             p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
   }
 
-  @Override
-  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
-    ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
-    checkGradOutput(gradOutput, p.lossShape);
-    return p.probabilities
-        ? ReferenceCrossEntropy.probabilityTargets(
-            p, weight, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad)
-        : ReferenceCrossEntropy.indexTargets(
-            p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
-  }
 
   @Override
   public String toString() {
