@@ -328,6 +328,48 @@ public final class Tensor {
     }
   }
 
+  /**
+   * @return true when no element is NaN or infinite (integral tensors always are); reads the store in bulk, so it
+   *     costs one pass over the data
+   */
+  public boolean allFinite() {
+    if (!dtype.isFloating()) {
+      return true;
+    }
+    if (dtype == DType.FLOAT32) {
+      float[] chunk = store instanceof float[] ? (float[]) store : new float[Math.min(size, 1 << 14)];
+      for (int from = 0; from < size; from += chunk.length) {
+        int len = store instanceof float[] ? size : Math.min(chunk.length, size - from);
+        int base = store instanceof float[] ? offset : 0;
+        if (!(store instanceof float[])) {
+          readFloats(from, chunk, len);
+        }
+        boolean finite = true;
+        for (int i = base; i < base + len; i++) {
+          finite &= (Float.floatToRawIntBits(chunk[i]) & 0x7f800000) != 0x7f800000;
+        }
+        if (!finite) {
+          return false;
+        }
+        if (store instanceof float[]) {
+          break;
+        }
+      }
+      return true;
+    }
+    double[] chunk = new double[Math.min(size, 1 << 13)];
+    for (int from = 0; from < size; from += chunk.length) {
+      int len = Math.min(chunk.length, size - from);
+      readDoubles(from, chunk, len);
+      for (int i = 0; i < len; i++) {
+        if (!Double.isFinite(chunk[i])) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
   /** @return true when the store is a direct NIO buffer */
   public boolean isDirect() {
     return store instanceof Buffer && ((Buffer) store).isDirect();
