@@ -27,17 +27,16 @@ final class CoreBacked {
   static NDArray evaluate(TorchLoss loss, NDArray pred, NDArray label) {
     dev.losskit.core.Loss core = loss.core();
     String name = core.name();
-    DType pType = TorchLoss.dtype(pred, "predictions", name);
-    DType lType = TorchLoss.dtype(label, "labels", name);
-    int[] pShape = TorchLoss.shape(pred);
-    int[] lShape = TorchLoss.shape(label);
+    TorchLoss.Layout layout = TorchLoss.Layout.of(loss, pred, label);
+    DType pType = layout.pType();
+    DType lType = layout.lType();
+    int[] pShape = layout.pShape();
+    int[] lShape = layout.lShape();
     boolean classes = loss.hasClassAxis();
-    boolean channelsLast = classes && loss.classAxis() == -1 && pShape.length > 2;
-    boolean probabilities = core instanceof dev.losskit.core.CrossEntropyLoss && Arrays.equals(pShape, lShape);
+    boolean channelsLast = layout.channelsLast();
+    boolean probabilities = layout.probabilities();
     boolean wholeFloats = classes && !probabilities && lType.isFloating();
-    int[] torchInput = channelsLast ? TorchLoss.torchLayout(pShape) : pShape;
-    int[] torchTarget = channelsLast && probabilities ? TorchLoss.torchLayout(lShape) : lShape;
-    core.checkShapes(torchInput, pType, torchTarget, wholeFloats ? DType.INT64 : lType);
+    core.checkShapes(layout.torchInput(), pType, layout.torchTarget(), wholeFloats ? DType.INT64 : lType);
 
     int[] inputShape = pShape;
     int[] targetShape = lShape;

@@ -24,14 +24,14 @@ final class EngineNative {
       double eps, boolean logSoftmax) {
     dev.losskit.core.Loss core = loss.core();
     String name = core.name();
-    DType pType = TorchLoss.dtype(pred, "predictions", name);
-    DType lType = TorchLoss.dtype(label, "labels", name);
-    int[] pShape = TorchLoss.shape(pred);
-    int[] lShape = TorchLoss.shape(label);
-    boolean channelsLast = loss.classAxis() == -1 && pShape.length > 2;
-    boolean probabilities = logSoftmax && Arrays.equals(pShape, lShape);
-    int[] torchInput = channelsLast ? TorchLoss.torchLayout(pShape) : pShape;
-    int[] torchTarget = channelsLast && probabilities ? TorchLoss.torchLayout(lShape) : lShape;
+    TorchLoss.Layout layout = TorchLoss.Layout.of(loss, pred, label);
+    DType pType = layout.pType();
+    DType lType = layout.lType();
+    int[] pShape = layout.pShape();
+    int[] lShape = layout.lShape();
+    boolean channelsLast = layout.channelsLast();
+    boolean probabilities = layout.probabilities();
+    int[] torchInput = layout.torchInput();
     NDArray t = label;
     if (!probabilities && lType.isFloating()) {
       if (!label.eq(label.round()).all().getBoolean()) {
@@ -39,7 +39,7 @@ final class EngineNative {
       }
       lType = DType.INT64;
     }
-    core.checkShapes(torchInput, pType, torchTarget, lType);
+    core.checkShapes(torchInput, pType, layout.torchTarget(), lType);
 
     NDArray x = pred;
     if (channelsLast) {

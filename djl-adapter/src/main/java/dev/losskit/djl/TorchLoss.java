@@ -108,6 +108,35 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
     return Arrays.stream(a.getShape().getShape()).mapToInt(Math::toIntExact).toArray();
   }
 
+  /**
+   * How one call's arrays map onto PyTorch's layout; both execution paths read it, so they can never disagree.
+   *
+   * @param pType the predictions' dtype
+   * @param lType the labels' dtype
+   * @param pShape the predictions' shape as given
+   * @param lShape the labels' shape as given
+   * @param channelsLast whether the classes are on the last axis of a tensor of rank 3 or more
+   * @param probabilities whether the labels are class probabilities (cross-entropy, labels of the predictions' shape)
+   * @param torchInput the predictions' shape in PyTorch's layout
+   * @param torchTarget the labels' shape in PyTorch's layout
+   */
+  record Layout(DType pType, DType lType, int[] pShape, int[] lShape, boolean channelsLast, boolean probabilities,
+      int[] torchInput, int[] torchTarget) {
+    static Layout of(TorchLoss loss, NDArray pred, NDArray label) {
+      String name = loss.core().name();
+      DType pType = dtype(pred, "predictions", name);
+      DType lType = dtype(label, "labels", name);
+      int[] pShape = shape(pred);
+      int[] lShape = shape(label);
+      boolean channelsLast = loss.hasClassAxis() && loss.classAxis() == -1 && pShape.length > 2;
+      boolean probabilities = loss.core() instanceof dev.losskit.core.CrossEntropyLoss
+          && Arrays.equals(pShape, lShape);
+      return new Layout(pType, lType, pShape, lShape, channelsLast, probabilities,
+          channelsLast ? torchLayout(pShape) : pShape,
+          channelsLast && probabilities ? torchLayout(lShape) : lShape);
+    }
+  }
+
   /** A channels-last shape (N, d..., C) in PyTorch's layout (N, C, d...). */
   static int[] torchLayout(int[] shape) {
     if (shape.length <= 2) {
