@@ -88,10 +88,12 @@ public final class CrossEntropyLoss extends AbstractLoss {
   LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
     checkGradOutput(gradOutput, p.lossShape);
-    return FastCrossEntropy.supports(p)
-        ? FastCrossEntropy.indexTargets(p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss,
-            wantGrad)
-        : reference(p, gradOutput, wantLoss, wantGrad);
+    if (p.probabilities) {
+      return FastCrossEntropy.probabilityTargets(p, weight, labelSmoothing, reduction(), gradOutput, wantLoss,
+          wantGrad);
+    }
+    return FastCrossEntropy.indexTargets(p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss,
+        wantGrad);
   }
 
   @Override

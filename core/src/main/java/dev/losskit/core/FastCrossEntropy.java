@@ -1,8 +1,9 @@
 package dev.losskit.core;
 
 /**
- * The fused cross-entropy kernel for rows whose classes are contiguous ({@code (C)} and {@code (N, C)} inputs):
- * one pass per row gathers the statistics (maximum, \( \sum_c w_c x_c \)), a second computes
+ * The fused cross-entropy kernels, for every layout: rows whose classes are contiguous ({@code (C)} and
+ * {@code (N, C)}) and the K-dim layout {@code (N, C, d...)}, read with class stride {@code d1·...·dk}; class indices
+ * and class probabilities. For class indices one pass per row gathers the statistics (maximum, \( \sum_c w_c x_c \)), a second computes
  * \( e_c = \exp(x_c - m) \) into the gradient row while the row is in cache, and a third scales that row into the
  * gradient \( g\,(K\,p_c - \tfrac{\varepsilon}{C} w_c) - (1-\varepsilon)\,g\,w_t\,[c = t] \) with
  * \( K = (1-\varepsilon)\,w_t + \tfrac{\varepsilon}{C} \sum_c w_c \). Extra memory is O(N) besides the gradient,
@@ -19,10 +20,6 @@ final class FastCrossEntropy {
 
   /** Rows at least this long use float vectors; shorter ones are exact in double. */
   static final int VECTOR_MIN_CLASSES = 64;
-
-  static boolean supports(ClassProblem p) {
-    return p.inner == 1 && !p.probabilities;
-  }
 
   static LossResult indexTargets(ClassProblem p, double[] weight, long ignoreIndex, double eps, Reduction reduction,
       Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
@@ -50,7 +47,9 @@ final class FastCrossEntropy {
           : ReferenceCrossEntropy.upstream(reduction, gradOutput, pos, weightSum);
     }
 
-    boolean vector = dtype == DType.FLOAT32 && classes >= VECTOR_MIN_CLASSES && VectorSupport.AVAILABLE;
+    boolean vector = dtype == DType.FLOAT32 && classes >= VECTOR_MIN_CLASSES && VectorSupport.AVAILABLE
+        && p.inner == 1;
+    int stride = p.inner;
     float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(positions * classes) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(positions * classes) : null;
     double[] nll = new double[positions];
@@ -75,9 +74,9 @@ final class FastCrossEntropy {
       } else {
         double[] row = new double[classes];
         for (int pos = from; pos < to; pos++) {
-          p.input.readDoubles(pos * classes, row, classes);
+          int at = readRow(p, pos, row);
           scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, gradD,
-              pos * classes, wantGrad);
+              at, stride, wantGrad);
         }
       }
       return 0;
@@ -107,9 +106,92 @@ final class FastCrossEntropy {
     return new LossResult(loss, grad);
   }
 
+  /** Reads position {@code pos}'s classes into {@code row}; returns the flat index of its class 0. */
+  private static int readRow(ClassProblem p, int pos, double[] row) {
+    int at = p.at(pos, 0);
+    if (p.inner == 1) {
+      p.input.readDoubles(at, row, row.length);
+    } else {
+      for (int c = 0; c < row.length; c++) {
+        row[c] = p.input.getDouble(at + c * p.inner);
+      }
+    }
+    return at;
+  }
+
+  /**
+   * Class probabilities, smoothed to \( y' = y(1-\varepsilon) + \varepsilon/C \): per position
+   * \( \ell = -\sum_c \log p_c\,y'_c\,w_c \) and \( \partial x_c = g\,(p_c T - y'_c w_c) \) with
+   * \( T = \sum_c y'_c w_c \); {@code mean} divides by the number of positions.
+   */
+  static LossResult probabilityTargets(ClassProblem p, double[] weight, double eps, Reduction reduction,
+      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    DType dtype = p.input.dtype();
+    int positions = p.positions();
+    int classes = p.classes;
+    double[] w = ReferenceKernels.weightsFor(weight, classes, dtype);
+    double count = p.input.numel() == 0 ? Double.NaN : positions;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(p.input.numel()) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(p.input.numel()) : null;
+    double[] perPosition = new double[positions];
+    int stride = p.inner;
+    int minRows = Math.max(1, 16384 / Math.max(1, classes));
+    Parallelism.forChunks(positions, minRows, (from, to) -> {
+      double[] x = new double[classes];
+      double[] y = new double[classes];
+      for (int pos = from; pos < to; pos++) {
+        int at = readRow(p, pos, x);
+        for (int c = 0; c < classes; c++) {
+          double t = p.target.getDouble(at + c * stride);
+          y[c] = eps > 0 ? t * (1 - eps) + eps / classes : t;
+        }
+        double max = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < classes; c++) {
+          max = Math.max(max, x[c]);
+        }
+        double sum = 0;
+        for (int c = 0; c < classes; c++) {
+          sum += Math.exp(x[c] - max);
+        }
+        double logSum = Math.log(sum);
+        double l = 0;
+        double total = 0;
+        for (int c = 0; c < classes; c++) {
+          l += (x[c] - max - logSum) * y[c] * w[c];
+          total += y[c] * w[c];
+        }
+        perPosition[pos] = -l;
+        if (gradF != null || gradD != null) {
+          double g = ReferenceCrossEntropy.upstream(reduction, gradOutput, pos, count);
+          for (int c = 0; c < classes; c++) {
+            double v = -y[c] * w[c] * g + Math.exp(x[c] - max - logSum) * g * total;
+            if (gradF != null) {
+              gradF[at + c * stride] = (float) v;
+            } else {
+              gradD[at + c * stride] = v;
+            }
+          }
+        }
+      }
+      return 0;
+    });
+    Tensor loss = null;
+    if (wantLoss) {
+      double sum = 0;
+      for (double v : perPosition) {
+        sum += v;
+      }
+      loss = ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, sum / count);
+    }
+    Tensor grad = !wantGrad ? null
+        : gradF != null ? Tensor.of(gradF, p.input.shape()) : Tensor.of(gradD, p.input.shape());
+    return new LossResult(loss, grad);
+  }
+
   /** One row in double precision: statistics, loss and gradient. Ignored rows have target -1 and upstream 0. */
   private static void scalarRow(double[] x, int classes, int target, double[] w, double weightTotal, double eps,
-      double g, double[] nll, double[] smooth, int pos, float[] gradF, double[] gradD, int at, boolean wantGrad) {
+      double g, double[] nll, double[] smooth, int pos, float[] gradF, double[] gradD, int at, int stride,
+      boolean wantGrad) {
     double max = Double.NEGATIVE_INFINITY;
     for (int c = 0; c < classes; c++) {
       max = Math.max(max, x[c]);
@@ -143,9 +225,9 @@ final class FastCrossEntropy {
         v -= (1 - eps) * g * wt;
       }
       if (gradF != null) {
-        gradF[at + c] = (float) v;
+        gradF[at + c * stride] = (float) v;
       } else {
-        gradD[at + c] = v;
+        gradD[at + c * stride] = v;
       }
     }
   }

@@ -37,40 +37,62 @@ class FastKernelsTest {
             Arbitraries.of(false, true), // weights
             Arbitraries.of(0.0, 0.1, 1.0),
             Arbitraries.of(DType.FLOAT32, DType.FLOAT64),
-            Arbitraries.of("plain", "extreme", "nonfinite"),
+            Arbitraries.of("plain", "extreme", "nonfinite", "kdim", "probabilities", "kdim-probabilities"),
             Arbitraries.longs())
-        .as((n, c, reduction, weighted, eps, dtype, values, seed) -> {
+        .as((n, c, reduction, weighted, eps, dtype, kind, seed) -> {
           Random r = new Random(seed);
-          double[] x = new double[n * c];
+          boolean kdim = kind.startsWith("kdim");
+          boolean probabilities = kind.endsWith("probabilities");
+          int[] shape = kdim ? new int[] {n, Math.min(c, 70), 1 + r.nextInt(3), 1 + r.nextInt(2)} : new int[] {n, c};
+          int classes = shape[1];
+          int inner = kdim ? shape[2] * shape[3] : 1;
+          int[] lossShape = kdim ? new int[] {n, shape[2], shape[3]} : new int[] {n};
+          double[] x = new double[Tensor.checkedSize(shape)];
           for (int i = 0; i < x.length; i++) {
             x[i] = 3 * r.nextGaussian();
-            if (values.equals("extreme") && r.nextInt(5) == 0) {
+            if (kind.equals("extreme") && r.nextInt(5) == 0) {
               x[i] = (r.nextBoolean() ? 1 : -1) * (r.nextBoolean() ? 1e4 : 88);
             }
-            if (values.equals("nonfinite") && r.nextInt(40) == 0) {
+            if (kind.equals("nonfinite") && r.nextInt(40) == 0) {
               x[i] = new double[] {Double.NaN, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY}[r.nextInt(3)];
             }
           }
-          long[] t = new long[n];
-          for (int i = 0; i < n; i++) {
-            t[i] = r.nextInt(6) == 0 ? -100 : r.nextInt(c);
+          Tensor target;
+          if (probabilities) {
+            double[] y = new double[x.length];
+            for (int pos = 0; pos < n * inner; pos++) {
+              double total = 0;
+              for (int k = 0; k < classes; k++) {
+                total += y[(pos / inner * classes + k) * inner + pos % inner] = r.nextDouble();
+              }
+              for (int k = 0; k < classes; k++) {
+                y[(pos / inner * classes + k) * inner + pos % inner] /= total;
+              }
+            }
+            target = tensor(dtype, y, shape, false);
+          } else {
+            long[] t = new long[n * inner];
+            for (int i = 0; i < t.length; i++) {
+              t[i] = r.nextInt(6) == 0 ? -100 : r.nextInt(classes);
+            }
+            target = Tensor.of(t, lossShape);
           }
           double[] w = null;
           if (weighted) {
-            w = new double[c];
-            for (int k = 0; k < c; k++) {
+            w = new double[classes];
+            for (int k = 0; k < classes; k++) {
               w[k] = r.nextInt(7) == 0 ? 0 : 0.25 + 2 * r.nextDouble();
             }
           }
-          int[] lossShape = reduction == Reduction.NONE ? new int[] {n} : new int[0];
-          double[] g = new double[reduction == Reduction.NONE ? n : 1];
+          int[] gShape = reduction == Reduction.NONE ? lossShape : new int[0];
+          double[] g = new double[Tensor.checkedSize(gShape)];
           for (int i = 0; i < g.length; i++) {
             g[i] = r.nextGaussian();
           }
           CrossEntropyLoss loss = CrossEntropyLoss.builder().reduction(reduction).weight(w).labelSmoothing(eps).build();
-          Tensor input = tensor(dtype, x, new int[] {n, c}, r.nextBoolean());
-          return new Call(loss, input, Tensor.of(t, n), tensor(dtype, g, lossShape, false),
-              loss + " (" + n + ", " + c + ") " + dtype + " " + values + (input.isDirect() ? " direct" : "")
+          Tensor input = tensor(dtype, x, shape, !kdim && r.nextBoolean());
+          return new Call(loss, input, target, tensor(dtype, g, gShape, false),
+              loss + " " + Arrays.toString(shape) + " " + dtype + " " + kind + (input.isDirect() ? " direct" : "")
                   + " seed " + seed);
         });
   }
@@ -91,7 +113,7 @@ class FastKernelsTest {
     return Tensor.view(b, DType.FLOAT32, shape);
   }
 
-  @Property(tries = 400)
+  @Property(tries = 600)
   void fusedCrossEntropyEqualsTheReference(@ForAll("calls") Call k) {
     LossResult fast = k.loss().forwardBackward(k.input(), k.target(), k.gradOutput());
     LossResult reference = Reference.forwardBackward(k.loss(), k.input(), k.target(), k.gradOutput());
