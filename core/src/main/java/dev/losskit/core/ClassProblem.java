@@ -11,7 +11,6 @@ import java.util.Arrays;
  * a class-index target holds one index per position.
  */
 final class ClassProblem {
-  final String loss;
   final Tensor input;
   final Tensor target;
   final boolean probabilities;
@@ -21,8 +20,7 @@ final class ClassProblem {
   /** The shape of the unreduced loss: the input's shape without the class dimension. */
   final int[] lossShape;
 
-  private ClassProblem(String loss, Tensor input, Tensor target, boolean probabilities) {
-    this.loss = loss;
+  private ClassProblem(Tensor input, Tensor target, boolean probabilities) {
     this.input = input;
     this.target = target;
     this.probabilities = probabilities;
@@ -81,7 +79,7 @@ final class ClassProblem {
     if (!probabilities) {
       checkTargetValues(loss, input.shape(), target, ignoreIndex);
     }
-    return new ClassProblem(loss, input, target, probabilities);
+    return new ClassProblem(input, target, probabilities);
   }
 
   /** Range-checks class indices against an input of the given shape. */

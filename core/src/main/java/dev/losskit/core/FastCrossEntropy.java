@@ -68,7 +68,7 @@ final class FastCrossEntropy {
       if (vector) {
         float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
         for (int pos = from; pos < to; pos++) {
-          VectorSupport.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
+          VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
               eps, upstream[pos], nll, smooth, pos, gradF);
         }
       } else {

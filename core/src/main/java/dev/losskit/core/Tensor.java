@@ -394,11 +394,6 @@ public final class Tensor {
     return of(f, shape);
   }
 
-  /** @return the shape as PyTorch prints it, e.g. {@code [2, 3]} */
-  public static String shapeString(int[] shape) {
-    return Arrays.toString(shape);
-  }
-
   @Override
   public String toString() {
     return "Tensor(" + dtype + ", shape=" + Arrays.toString(shape) + ")";
