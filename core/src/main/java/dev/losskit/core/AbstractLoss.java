@@ -1,5 +1,8 @@
 package dev.losskit.core;
 
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+
 /**
  * The calls every loss shares: each validates its arguments and runs one computation that yields the loss, the
  * gradient, or both.
@@ -51,6 +54,24 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     return into(input, target, gradOutput, gradInto, DType.FLOAT64, gradInto == null ? -1 : gradInto.length);
   }
 
+  @Override
+  public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, FloatBuffer gradInto) {
+    checkWritable(gradInto);
+    return into(input, target, gradOutput, gradInto, DType.FLOAT32, gradInto == null ? -1 : gradInto.capacity());
+  }
+
+  @Override
+  public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, DoubleBuffer gradInto) {
+    checkWritable(gradInto);
+    return into(input, target, gradOutput, gradInto, DType.FLOAT64, gradInto == null ? -1 : gradInto.capacity());
+  }
+
+  private void checkWritable(java.nio.Buffer b) {
+    if (b != null && b.isReadOnly()) {
+      throw new IllegalArgumentException(name + ": the gradient buffer is read-only");
+    }
+  }
+
   private LossResult into(Tensor input, Tensor target, Tensor gradOutput, Object gradInto, DType type, int length) {
     if (gradInto == null) {
       throw new IllegalArgumentException(name + ": the gradient buffer must not be null");
@@ -70,6 +91,14 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     try {
       LossResult r = compute(input, target, gradOutput, true, true);
       Tensor grad = r.gradInput();
+      if (gradInto instanceof FloatBuffer || gradInto instanceof DoubleBuffer) {
+        if (!GradientBuffer.sinkWritten()) {
+          GradientBuffer.copyInto(gradInto, grad);
+        }
+        return new LossResult(r.loss(), gradInto instanceof FloatBuffer
+            ? Tensor.view((FloatBuffer) gradInto, 0, input.shape())
+            : Tensor.view((DoubleBuffer) gradInto, 0, input.shape()));
+      }
       if (type == DType.FLOAT32 && grad.floatArrayOrNull() != gradInto) {
         System.arraycopy(grad.toFloatArray(), 0, (float[]) gradInto, 0, length);
       } else if (type == DType.FLOAT64 && grad.doubleArrayOrNull() != gradInto) {

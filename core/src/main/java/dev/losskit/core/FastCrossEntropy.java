@@ -50,7 +50,10 @@ final class FastCrossEntropy {
     boolean vector = dtype == DType.FLOAT32 && classes >= VECTOR_MIN_CLASSES && VectorSupport.AVAILABLE
         && p.inner == 1;
     int stride = p.inner;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(positions * classes) : null;
+    // A caller's NIO buffer (a native tensor's memory) takes each row as it is finished, with no N·C array.
+    java.nio.FloatBuffer sink = wantGrad && vector ? GradientBuffer.floatSink(positions * classes) : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null
+        ? GradientBuffer.floats(positions * classes) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(positions * classes) : null;
     double[] nll = new double[positions];
     double[] smooth = eps > 0 ? new double[positions] : null;
@@ -67,9 +70,19 @@ final class FastCrossEntropy {
     Parallelism.forChunks(positions, minRows, (from, to) -> {
       if (vector) {
         float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
-        for (int pos = from; pos < to; pos++) {
-          VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
-              eps, upstream[pos], nll, smooth, pos, gradF);
+        if (sink != null) {
+          java.nio.FloatBuffer out = sink.duplicate();
+          float[] row = new float[classes];
+          for (int pos = from; pos < to; pos++) {
+            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
+                eps, upstream[pos], nll, smooth, pos, row, 0);
+            out.put(pos * classes, row, 0, classes);
+          }
+        } else {
+          for (int pos = from; pos < to; pos++) {
+            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
+                eps, upstream[pos], nll, smooth, pos, gradF, gradF == null ? 0 : pos * classes);
+          }
         }
       } else {
         double[] row = new double[classes];
@@ -102,6 +115,7 @@ final class FastCrossEntropy {
       loss = ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, mean);
     }
     Tensor grad = !wantGrad ? null
+        : sink != null ? Tensor.view(sink, 0, p.input.shape())
         : gradF != null ? Tensor.of(gradF, p.input.shape()) : Tensor.of(gradD, p.input.shape());
     return new LossResult(loss, grad);
   }

@@ -96,6 +96,33 @@ public sealed interface Loss permits AbstractLoss {
   LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, double[] gradInto);
 
   /**
+   * As {@link #forwardBackward(Tensor, Tensor, Tensor, float[])}, writing the gradient into an NIO buffer: the memory
+   * of a native engine's tensor, for example, so that the gradient crosses into the engine without a copy. The
+   * gradient goes to absolute indices 0 to {@code n - 1}; the buffer's position and limit are neither used nor
+   * changed. The fused kernel for large float32 rows streams each row straight into the buffer; other kernels
+   * compute the gradient and copy it in once.
+   *
+   * @param input the input, float32
+   * @param target the target (a constant)
+   * @param gradOutput the upstream gradient in the loss's shape, or {@code null} for ones
+   * @param gradInto where the gradient goes: a writable buffer whose capacity is the input's element count
+   * @return the loss, and the gradient as a view of {@code gradInto}
+   * @throws IllegalArgumentException when the buffer is read-only or its capacity does not fit the input
+   */
+  LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, java.nio.FloatBuffer gradInto);
+
+  /**
+   * As {@link #forwardBackward(Tensor, Tensor, Tensor, java.nio.FloatBuffer)}, for float64 inputs.
+   *
+   * @param input the input, float64
+   * @param target the target (a constant)
+   * @param gradOutput the upstream gradient in the loss's shape, or {@code null} for ones
+   * @param gradInto where the gradient goes: a writable buffer whose capacity is the input's element count
+   * @return the loss, and the gradient as a view of {@code gradInto}
+   */
+  LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput, java.nio.DoubleBuffer gradInto);
+
+  /**
    * Computes the loss and the gradient of the loss itself (an upstream gradient of ones).
    *
    * @param input the input

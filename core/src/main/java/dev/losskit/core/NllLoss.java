@@ -70,6 +70,13 @@ public final class NllLoss extends AbstractLoss {
   }
 
   @Override
+  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+    ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
+    checkGradOutput(gradOutput, p.lossShape);
+    return FastNll.run(p, weight, ignoreIndex, reduction(), gradOutput, wantLoss, wantGrad);
+  }
+
+  @Override
   LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
     checkGradOutput(gradOutput, p.lossShape);

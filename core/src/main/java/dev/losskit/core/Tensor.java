@@ -129,24 +129,27 @@ public final class Tensor {
 
   // ---- factories over buffers ------------------------------------------------------------------------------------
 
-  /** A float32 view of a buffer, from its absolute index {@code offset}; the buffer's position is not used. */
+  /**
+   * A float32 view of a buffer, from its absolute index {@code offset}; the buffer's position and limit are not used
+   * (the view reads up to its capacity) and later changes to them do not affect the view.
+   */
   public static Tensor view(FloatBuffer data, int offset, int... shape) {
-    return new Tensor(DType.FLOAT32, shape, data, offset, data.capacity());
+    return new Tensor(DType.FLOAT32, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
   /** A float64 view of a buffer, from its absolute index {@code offset}. */
   public static Tensor view(DoubleBuffer data, int offset, int... shape) {
-    return new Tensor(DType.FLOAT64, shape, data, offset, data.capacity());
+    return new Tensor(DType.FLOAT64, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
   /** An int64 view of a buffer, from its absolute index {@code offset}. */
   public static Tensor view(LongBuffer data, int offset, int... shape) {
-    return new Tensor(DType.INT64, shape, data, offset, data.capacity());
+    return new Tensor(DType.INT64, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
   /** An int32 view of a buffer, from its absolute index {@code offset}. */
   public static Tensor view(IntBuffer data, int offset, int... shape) {
-    return new Tensor(DType.INT32, shape, data, offset, data.capacity());
+    return new Tensor(DType.INT32, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
   /**

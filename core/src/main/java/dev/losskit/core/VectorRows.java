@@ -15,10 +15,11 @@ final class VectorRows {
 
   /**
    * One row: statistics, the loss into {@code nll[pos]} (and {@code smooth[pos]} when smoothing), and, when
-   * {@code grad} is not null, the gradient row at {@code grad[at...]}. An ignored row has target -1 and g = 0.
+   * {@code grad} is not null, the gradient row at {@code grad[ga...]}. An ignored row has target -1 and g = 0.
    */
   static void crossEntropyRow(Tensor input, int at, int classes, float[] scratch, int target, double[] w,
-      float[] wf, double weightTotal, double eps, double g, double[] nll, double[] smooth, int pos, float[] grad) {
+      float[] wf, double weightTotal, double eps, double g, double[] nll, double[] smooth, int pos, float[] grad,
+      int ga) {
     if (target < 0 && grad == null) {
       return;
     }
@@ -54,7 +55,7 @@ final class VectorRows {
       FloatVector e = shifted.lanewise(VectorOperators.EXP);
       vsum = vsum.add(e);
       if (grad != null) {
-        e.intoArray(grad, at + i);
+        e.intoArray(grad, ga + i);
       }
       if (smoothing) {
         vshift = wf == null ? vshift.add(shifted) : shifted.fma(FloatVector.fromArray(S, wf, i), vshift);
@@ -67,7 +68,7 @@ final class VectorRows {
       double e = Math.exp(shifted);
       sum += e;
       if (grad != null) {
-        grad[at + i] = (float) e;
+        grad[ga + i] = (float) e;
       }
       if (smoothing) {
         shiftSum += shifted * (wf == null ? 1 : wf[i]);
@@ -92,19 +93,19 @@ final class VectorRows {
     FloatVector vscale = FloatVector.broadcast(S, scale);
     FloatVector vspread = FloatVector.broadcast(S, spread);
     for (int i = 0; i < bound; i += lanes) {
-      FloatVector e = FloatVector.fromArray(S, grad, at + i);
+      FloatVector e = FloatVector.fromArray(S, grad, ga + i);
       FloatVector v = e.mul(vscale);
       if (eps > 0) {
         v = wf == null ? v.sub(vspread) : v.sub(FloatVector.fromArray(S, wf, i).mul(vspread));
       }
-      v.intoArray(grad, at + i);
+      v.intoArray(grad, ga + i);
     }
     for (int i = bound; i < n; i++) {
-      grad[at + i] = grad[at + i] * scale - (eps > 0 ? spread * (wf == null ? 1 : wf[i]) : 0);
+      grad[ga + i] = grad[ga + i] * scale - (eps > 0 ? spread * (wf == null ? 1 : wf[i]) : 0);
     }
     if (target >= 0) {
       double prob = Math.exp((double) a[off + target] - max - logSum);
-      grad[at + target] = (float) (k * prob - g * (eps / classes) * wt - (1 - eps) * g * wt);
+      grad[ga + target] = (float) (k * prob - g * (eps / classes) * wt - (1 - eps) * g * wt);
     }
   }
 

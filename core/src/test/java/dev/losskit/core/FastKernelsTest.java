@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -120,6 +121,40 @@ class FastKernelsTest {
     assertClose(reference.loss(), fast.loss(), "loss of " + k);
     assertClose(reference.gradInput(), fast.gradInput(), "gradient of " + k);
     assertEquals(reference.loss().dtype(), fast.loss().dtype());
+  }
+
+  /**
+   * The fused NLL kernel gives the reference kernel's bits: the same input read as log-probabilities, the same
+   * weights, ignored positions and reduction; probability targets do not apply to NLL and are skipped. The gradient
+   * also goes into a stale caller's array and a stale direct buffer, which must both end up equal to it.
+   */
+  @Property(tries = 300)
+  void fusedNllEqualsTheReferenceBitForBit(@ForAll("calls") Call k) {
+    if (k.target().dtype().isFloating()) {
+      return;
+    }
+    NllLoss loss = NllLoss.builder().reduction(k.loss().reduction()).weight(k.loss().weight())
+        .ignoreIndex(k.loss().ignoreIndex()).build();
+    LossResult fast = loss.forwardBackward(k.input(), k.target(), k.gradOutput());
+    LossResult reference = Reference.forwardBackward(loss, k.input(), k.target(), k.gradOutput());
+    assertArrayEquals(reference.loss().toDoubleArray(), fast.loss().toDoubleArray(), 0.0, "loss of " + k);
+    assertArrayEquals(reference.gradInput().toDoubleArray(), fast.gradInput().toDoubleArray(), 0.0,
+        "gradient of " + k);
+    int n = k.input().numel();
+    if (k.input().dtype() == DType.FLOAT32) {
+      float[] stale = new float[n];
+      Arrays.fill(stale, Float.NaN);
+      loss.forwardBackward(k.input(), k.target(), k.gradOutput(), stale);
+      assertArrayEquals(reference.gradInput().toFloatArray(), stale, 0f, "array gradient of " + k);
+      java.nio.FloatBuffer direct = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
+      for (int i = 0; i < n; i++) {
+        direct.put(i, Float.NaN);
+      }
+      loss.forwardBackward(k.input(), k.target(), k.gradOutput(), direct);
+      float[] got = new float[n];
+      direct.get(0, got);
+      assertArrayEquals(reference.gradInput().toFloatArray(), got, 0f, "buffer gradient of " + k);
+    }
   }
 
   /** assert_close at PyTorch's default tolerance for the dtype; NaN equals NaN, infinities must match. */
