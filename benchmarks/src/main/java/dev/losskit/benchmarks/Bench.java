@@ -70,7 +70,20 @@ public final class Bench {
    * @param results the measurements
    * @param machine the machine, in one line
    */
-  public record Report(double memoryBandwidthGbs, List<Result> results, String machine) {}
+  public record Report(double memoryBandwidthGbs, List<Result> results, String machine, List<Floor> floors) {}
+
+  /**
+   * The measured cost of a step that an implementation cannot avoid, at one size: what bounds a target that a
+   * faster kernel alone cannot reach.
+   *
+   * @param what {@code new_gradient_array} (the JVM allocating and zeroing a fresh N·C float array, which every
+   *     call that returns a fresh gradient pays) or {@code djl_gradient_injection} (DJL's autograd carrying a
+   *     gradient that is already computed into the predictions, which the DJL adapter pays on top of the core)
+   * @param n the batch size
+   * @param c the number of classes
+   * @param medianS the median time in seconds
+   */
+  public record Floor(String what, int n, int c, double medianS) {}
 
   /** Classes of the sweep. */
   static final int[] SWEEP = {10, 1000, 32000, 128256};
@@ -86,6 +99,7 @@ public final class Bench {
     int reps = quick ? 3 : 5;
     int elements = quick ? 1 << 23 : 4096 * 32000;
     List<Result> results = new ArrayList<>();
+    List<Floor> floors = new ArrayList<>();
     progress.accept("memory bandwidth");
     double bandwidth = bandwidth(quick ? 1 << 24 : 1 << 26, reps);
     try (TorchOracle oracle = TorchOracle.open()) {
@@ -115,6 +129,10 @@ public final class Bench {
         results.add(djl(x, t, n, c, r, true));
         results.add(coreCe(x, t, n, c, r, false));
         results.add(ort(x, t, n, c, r));
+        if (size == sizes.get(0)) { // the floors, at the size of the targets
+          floors.add(newGradientArray(n, c, r));
+          floors.add(djlInjection(x, n, c, r));
+        }
       }
       int n = quick ? 256 : 4096;
       int c = 32000;
@@ -130,7 +148,7 @@ public final class Bench {
           Tensor.of(x, n, c), Tensor.of(y, n, c), null);
       results.add(libtorch(oracle, bce, "bce_fwd_bwd", n, c, reps));
     }
-    return new Report(bandwidth, results, machine());
+    return new Report(bandwidth, results, machine(), floors);
   }
 
   private static LossCase ceCase(float[] x, long[] t, int n, int c) {
@@ -224,6 +242,43 @@ public final class Bench {
     }
   }
 
+  /** The JVM allocating (and so zeroing) a fresh gradient array, as {@code forwardBackward(input, target)} must. */
+  private static Floor newGradientArray(int n, int c, int reps) {
+    float[][] keep = new float[1][];
+    double s = median(reps, () -> {
+      keep[0] = null;
+      keep[0] = new float[n * c];
+    });
+    keep[0] = null;
+    return new Floor("new_gradient_array", n, c, s);
+  }
+
+  /**
+   * Exactly what {@link #djl} times for the adapter, minus the core: the predictions copied and put under autograd,
+   * an engine tensor for the gradient (already computed: its contents are whatever the engine's memory holds), the
+   * straight-through term \( L + (\sum p\,G - \mathrm{stop}(\sum p\,G)) \) and the backward pass.
+   */
+  @SuppressWarnings("try")
+  private static Floor djlInjection(float[] x, int n, int c, int reps) {
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray pred = m.create(x, new Shape(n, c));
+      double s = median(reps, () -> {
+        try (NDManager sub = m.newSubManager()) {
+          NDArray p = pred.duplicate();
+          p.attach(sub);
+          p.setRequiresGradient(true);
+          try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray g = sub.create(p.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
+            NDArray dot = p.flatten().dot(g.flatten());
+            collector.backward(sub.create(1f).add(dot.sub(dot.stopGradient())));
+          }
+          p.getGradient().getFloat(0, 0);
+        }
+      });
+      return new Floor("djl_gradient_injection", n, c, s);
+    }
+  }
+
   private static Result ort(float[] x, long[] t, int n, int c, int reps) throws OrtException {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     byte[] model = OnnxLoss.builder(CrossEntropyLoss.create()).lowering(OnnxLoss.Lowering.OP).build().export()
@@ -277,7 +332,7 @@ public final class Bench {
   }
 
   /**
-   * Writes the JSON report: {@code {"memory_bandwidth_gbs": x, "results": [...]}}.
+   * Writes the JSON report: {@code {"memory_bandwidth_gbs": x, "machine": "...", "results": [...], "floors": [...]}}.
    *
    * @param report the report
    * @param out where to write
@@ -301,6 +356,12 @@ public final class Bench {
         json.value(r.peakExtraBytes());
       }
       json.endObject();
+    }
+    json.endArray();
+    json.name("floors").beginArray();
+    for (Floor f : report.floors()) {
+      json.beginObject().name("what").value(f.what()).name("n").value(f.n()).name("c").value(f.c())
+          .name("median_s").value(f.medianS()).endObject();
     }
     json.endArray().endObject();
     json.flush();

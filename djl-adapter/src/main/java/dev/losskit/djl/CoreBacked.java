@@ -23,7 +23,7 @@ import java.util.Arrays;
 final class CoreBacked {
   private CoreBacked() {}
 
-  /** @return the loss, or null when the input holds a non-finite value and the engine path must take over */
+  /** @return the loss, or null when the predictions hold a non-finite value and the engine path must take over */
   static NDArray evaluate(TorchLoss loss, NDArray pred, NDArray label) {
     dev.losskit.core.Loss core = loss.core();
     String name = core.name();
@@ -48,30 +48,39 @@ final class CoreBacked {
     }
     // tryDirect: the engine's own memory when it can, with no copy; the core only reads it, within this call.
     Tensor input = Tensor.view(nativeOrder(pred.toByteBuffer(true)), pType, inputShape);
-    if (!input.allFinite()) {
-      return null;
-    }
     Tensor target = wholeFloats ? wholeNumbers(label, targetShape, name)
         : Tensor.view(nativeOrder(label.toByteBuffer(true)), lType, targetShape);
-    // The gradient goes into a buffer this thread reuses, then into the engine in one bulk copy.
     int size = Tensor.checkedSize(pShape);
     NDManager m = pred.getManager();
+    ai.djl.ndarray.types.DataType engineType = pType == DType.FLOAT32 ? ai.djl.ndarray.types.DataType.FLOAT32
+        : ai.djl.ndarray.types.DataType.FLOAT64;
     LossResult r;
     NDArray g;
-    if (pType == DType.FLOAT32) {
-      float[] buffer = FLOATS.get().take(size);
-      r = core.forwardBackward(input, target, null, buffer);
-      // DJL copies a heap buffer element by element (1.6 s at 131M floats) but a direct one in bulk. The direct
-      // buffer is fresh every call: the engine may keep it, and the graph holds G until backward.
-      ByteBuffer direct = ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder());
-      direct.asFloatBuffer().put(buffer, 0, size);
-      g = m.create(direct, pred.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
+    // Best: the core writes the gradient straight into a fresh engine tensor's memory, with no copy at all.
+    NDArray empty = m.create(pred.getShape(), engineType);
+    ByteBuffer memory = EngineMemory.writable(empty);
+    if (memory != null) {
+      g = empty;
+      r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, memory.asFloatBuffer())
+          : core.forwardBackward(input, target, null, memory.asDoubleBuffer());
     } else {
-      double[] buffer = new double[size];
-      r = core.forwardBackward(input, target, null, buffer);
-      ByteBuffer direct = ByteBuffer.allocateDirect(8 * size).order(ByteOrder.nativeOrder());
-      direct.asDoubleBuffer().put(buffer);
-      g = m.create(direct, pred.getShape(), ai.djl.ndarray.types.DataType.FLOAT64);
+      empty.close();
+      // Otherwise: into a buffer this thread reuses, then into the engine in one bulk copy. DJL copies a heap
+      // buffer element by element (1.6 s at 131M floats) but a direct one in bulk. The direct buffer is fresh every
+      // call: the engine may keep it, and the graph holds G until backward.
+      if (pType == DType.FLOAT32) {
+        float[] buffer = FLOATS.get().take(size);
+        r = core.forwardBackward(input, target, null, buffer);
+        ByteBuffer direct = ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder());
+        direct.asFloatBuffer().put(buffer, 0, size);
+        g = m.create(direct, pred.getShape(), engineType);
+      } else {
+        double[] buffer = new double[size];
+        r = core.forwardBackward(input, target, null, buffer);
+        ByteBuffer direct = ByteBuffer.allocateDirect(8 * size).order(ByteOrder.nativeOrder());
+        direct.asDoubleBuffer().put(buffer);
+        g = m.create(direct, pred.getShape(), engineType);
+      }
     }
     Shape lossShape;
     int classAxis = !classes ? -1 : channelsLast || (pShape.length == 2 && loss.classAxis() == -1)
@@ -85,6 +94,18 @@ final class CoreBacked {
       // One inner product: a single read of both arrays, where mul then sum would also write the product.
       dot = pred.flatten().dot(g.flatten());
       lossShape = new Shape();
+    }
+    // The straight-through term is finite exactly when the predictions are: a NaN or an infinity in p makes its
+    // product with G (or with a zero of G) NaN or infinite, and so the sum. Where it is not, x - x is not 0, and the
+    // engine path gives PyTorch's values instead. (A finite p whose inner product overflows also goes there: slower,
+    // never wrong.) Checking here, on the O(1) or O(N) result, saves a separate pass over N·C inputs.
+    boolean finite = dot.getShape().size() == 1
+        ? Double.isFinite(dot.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble())
+        : !dot.isNaN().logicalOr(dot.isInfinite()).any().getBoolean();
+    if (!finite) {
+      dot.close();
+      g.close();
+      return null;
     }
     NDArray value = create(m, r.loss(), lossShape);
     return value.add(dot.sub(dot.stopGradient()));
