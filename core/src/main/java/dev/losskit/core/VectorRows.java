@@ -74,6 +74,14 @@ final class VectorRows {
         shiftSum += shifted * (wf == null ? 1 : wf[i]);
       }
     }
+    if (smoothing && !Double.isFinite(shiftSum)) {
+      // Float lanes overflowed (|x - m| beyond float's range, e.g. logits of ±3e38): redo the sum in double, as
+      // the reference does. A NaN or infinite logit gives NaN here too, as it does there.
+      shiftSum = 0;
+      for (int i = 0; i < n; i++) {
+        shiftSum += ((double) a[off + i] - max) * (w == null ? 1 : w[i]);
+      }
+    }
     double logSum = Math.log(sum);
     if (target >= 0) {
       double wt = w == null ? 1 : w[target];
