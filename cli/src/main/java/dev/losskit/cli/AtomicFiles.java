@@ -54,6 +54,9 @@ public final class AtomicFiles {
     if (Files.isDirectory(absolute)) {
       throw new IOException(target + " is a directory");
     }
+    if (dir != null && Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IOException(dir + " is not a directory");
+    }
     if (dir == null || !Files.isDirectory(dir)) {
       throw new IOException("directory " + (dir == null ? target : dir) + " does not exist");
     }

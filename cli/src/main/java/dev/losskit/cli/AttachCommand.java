@@ -49,13 +49,14 @@ final class AttachCommand implements Callable<Integer> {
       spec.commandLine().getErr().println(name + ": " + Main.oneLine(e.getMessage()));
       return Main.EXIT_USAGE;
     }
-    attached.notes().forEach(n -> spec.commandLine().getErr().println(name + ": note: " + n));
     try {
       AtomicFiles.write(out, attached.model()::writeTo);
     } catch (IOException e) {
       spec.commandLine().getErr().println(name + ": cannot write " + out + ": " + Main.oneLine(e.getMessage()));
       return Main.EXIT_USAGE;
     }
+    // Notes only once the output exists, so that a failure is always exactly one line.
+    attached.notes().forEach(n -> spec.commandLine().getErr().println(name + ": note: " + n));
     spec.commandLine().getOut().println("wrote " + out + ": " + options.loss + " on output '" + output
         + "', labels input '" + labelsName + "'");
     return 0;

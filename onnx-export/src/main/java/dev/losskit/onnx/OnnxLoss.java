@@ -13,6 +13,7 @@ import dev.losskit.core.DType;
 import dev.losskit.core.Loss;
 import dev.losskit.core.NllLoss;
 import dev.losskit.core.Reduction;
+import dev.losskit.core.Tensor;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -236,6 +237,42 @@ public final class OnnxLoss {
   public record Attached(ModelProto model, List<String> notes) {}
 
   /**
+   * Checks the loss's weights against the output's declared dimensions, where the model declares them: a class
+   * weight needs one entry per class (dimension 1), and BCE's weight and pos_weight must broadcast to the output
+   * (NumPy's rules, from the right). Without this, the graph would be written and fail only when run.
+   */
+  private void checkOperands(String outputName, Object[] dims) {
+    double[] classWeight = loss instanceof CrossEntropyLoss ? ((CrossEntropyLoss) loss).weight()
+        : loss instanceof NllLoss ? ((NllLoss) loss).weight() : null;
+    if (classWeight != null && dims[1] instanceof Long && classWeight.length != (Long) dims[1]) {
+      throw new IllegalArgumentException("weight has " + classWeight.length + " entries but output '" + outputName
+          + "' has " + dims[1] + " classes (dimension 1 of " + java.util.Arrays.toString(dims) + ")");
+    }
+    if (loss instanceof BceWithLogitsLoss) {
+      BceWithLogitsLoss bce = (BceWithLogitsLoss) loss;
+      checkBroadcast("weight", bce.weight(), outputName, dims);
+      checkBroadcast("pos_weight", bce.posWeight(), outputName, dims);
+    }
+  }
+
+  private static void checkBroadcast(String what, Tensor operand, String outputName, Object[] dims) {
+    if (operand == null) {
+      return;
+    }
+    int[] shape = operand.shape();
+    boolean ok = shape.length <= dims.length;
+    for (int k = 1; ok && k <= shape.length; k++) {
+      Object d = dims[dims.length - k];
+      int s = shape[shape.length - k];
+      ok = s == 1 || !(d instanceof Long) || s == (Long) d;
+    }
+    if (!ok) {
+      throw new IllegalArgumentException(what + " of shape " + java.util.Arrays.toString(shape)
+          + " does not broadcast to output '" + outputName + "' of shape " + java.util.Arrays.toString(dims));
+    }
+  }
+
+  /**
    * Attaches the loss to one of a model's outputs: adds a labels input, a {@code loss} output and, with the
    * gradient, {@code grad_<output>}; keeps the original inputs, outputs, initializers and metadata. The loss takes
    * its dtype and rank from the output's declared type where the model declares them.
@@ -273,6 +310,9 @@ public final class OnnxLoss {
       dims = shape.getDimList().stream()
           .map(d -> d.hasDimValue() ? (Object) d.getDimValue() : (Object) (d.getDimParam().isEmpty() ? "?" : d.getDimParam()))
           .toArray();
+    }
+    if (dims != null) {
+      checkOperands(outputName, dims);
     }
     OnnxLoss spec = new Builder(loss).probabilityTargets(probabilities).dtype(type).rank(outputRank).opset(opset)
         .lowering(lowering).withGradient(withGradient).build();
