@@ -5,8 +5,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Float32 cross-entropy rows with the Vector API. Loaded only when {@link VectorSupport#AVAILABLE}. Exponentials are
- * taken of \( x_c - m \le 0 \) and summed in float lanes of like sign, then in double; the loss is formed in double.
+ * Float32 cross-entropy rows and BCE ranges with the Vector API. Loaded only when {@link VectorSupport#AVAILABLE}.
+ * Exponentials are taken of \( x_c - m \le 0 \) with {@link VectorMath} (reproducible to the bit) and summed in float
+ * lanes of like sign, then in double; the loss is formed in double.
  */
 final class VectorRows {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -52,7 +53,7 @@ final class VectorRows {
     FloatVector vshift = FloatVector.zero(S);
     for (int i = 0; i < bound; i += lanes) {
       FloatVector shifted = FloatVector.fromArray(S, a, off + i).sub(vm);
-      FloatVector e = shifted.lanewise(VectorOperators.EXP);
+      FloatVector e = VectorMath.expNonPositive(shifted);
       vsum = vsum.add(e);
       if (grad != null) {
         e.intoArray(grad, ga + i);
@@ -147,8 +148,8 @@ final class VectorRows {
       for (; j + lanes <= end; j += lanes) {
         FloatVector vx = FloatVector.fromArray(S, x, xo + j);
         FloatVector vy = FloatVector.fromArray(S, y, yo + j);
-        FloatVector e = vx.abs().neg().lanewise(VectorOperators.EXP);
-        FloatVector logSigmoid = vx.min(zero).sub(e.lanewise(VectorOperators.LOG1P));
+        FloatVector e = VectorMath.expNonPositive(vx.abs().neg());
+        FloatVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(e));
         FloatVector vp = p == null ? null : pPeriod == 1 ? FloatVector.broadcast(S, p[0])
             : FloatVector.fromArray(S, p, po + (j - i));
         FloatVector vw = w == null ? null : wPeriod == 1 ? FloatVector.broadcast(S, w[0])

@@ -1,0 +1,89 @@
+package dev.losskit.core;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * \( e^x \) for \( x \le 0 \) and \( \log(1 + e) \) for \( 0 \le e \le 1 \) in float lanes, built from additions,
+ * multiplications, fused multiply-adds and bit operations only (Cephes' {@code expf} and {@code logf}: Cody–Waite
+ * range reduction and a minimax polynomial, within 2 ulp of the true value).
+ *
+ * <p>Why not {@code VectorOperators.EXP} and {@code LOG1P}: the JIT replaces them with a vector math library whose
+ * last bit differs from the Java fallback that runs before compilation, so one call gave different gradients cold
+ * and warm (6,435 of 262,144 elements, by an ulp). IEEE arithmetic gives the same bits in the interpreter and in
+ * compiled code, so these functions make every result reproducible, call after call and thread after thread.
+ */
+final class VectorMath {
+  private VectorMath() {}
+
+  private static final float LOG2E = 1.44269504088896341f;
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+  /** 1.5·2^23: adding it rounds to an integer, held in the low bits of the sum. */
+  private static final float ROUND = 12582912f;
+  private static final int ROUND_BITS = 0x4B400000;
+  /** Below this, \( e^x \) is under float's smallest normal number; such lanes give 0. */
+  private static final float EXP_MIN = -87.33654f;
+
+  /**
+   * @param x lanes at most 0 (NaN propagates; larger values are not supported)
+   * @return \( e^x \), 0 where \( x < -87.34 \)
+   */
+  static FloatVector expNonPositive(FloatVector x) {
+    VectorSpecies<Float> s = x.species();
+    VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_MIN);
+    FloatVector xc = x.max(FloatVector.broadcast(s, EXP_MIN));
+    FloatVector t = xc.fma(FloatVector.broadcast(s, LOG2E), FloatVector.broadcast(s, ROUND));
+    FloatVector n = t.sub(ROUND);
+    FloatVector r = n.fma(FloatVector.broadcast(s, -LN2_HI), xc);
+    r = n.fma(FloatVector.broadcast(s, -LN2_LO), r);
+    FloatVector p = FloatVector.broadcast(s, 1.9875691500e-4f);
+    p = p.fma(r, FloatVector.broadcast(s, 1.3981999507e-3f));
+    p = p.fma(r, FloatVector.broadcast(s, 8.3334519073e-3f));
+    p = p.fma(r, FloatVector.broadcast(s, 4.1665795894e-2f));
+    p = p.fma(r, FloatVector.broadcast(s, 1.6666665459e-1f));
+    p = p.fma(r, FloatVector.broadcast(s, 5.0000001201e-1f));
+    FloatVector rr = r.mul(r);
+    FloatVector er = p.fma(rr, r).add(1f);
+    // 2^n: n + 127 in the exponent field. n is in [-126, 0] here.
+    IntVector bits = (IntVector) t.reinterpretAsInts();
+    FloatVector scale = bits.sub(ROUND_BITS - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    return er.mul(scale).blend(0f, under);
+  }
+
+  /**
+   * @param e lanes in [0, 1]
+   * @return \( \log(1 + e) \), with full relative accuracy for tiny {@code e}
+   */
+  static FloatVector log1pUnit(FloatVector e) {
+    VectorSpecies<Float> s = e.species();
+    FloatVector one = FloatVector.broadcast(s, 1f);
+    FloatVector u = e.add(one);
+    // u in [1, 2]: log u = k·ln2 + log m with m = u or u/2 in [sqrt(1/2), sqrt(2)].
+    VectorMask<Float> high = u.compare(VectorOperators.GT, 1.41421356f);
+    FloatVector m = u.blend(u.mul(0.5f), high);
+    FloatVector k = FloatVector.zero(s).blend(1f, high);
+    FloatVector f = m.sub(one);
+    FloatVector z = f.mul(f);
+    FloatVector y = FloatVector.broadcast(s, 7.0376836292e-2f);
+    y = y.fma(f, FloatVector.broadcast(s, -1.1514610310e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, 1.1676998740e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, -1.2420140846e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, 1.4249322787e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, -1.6668057665e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, 2.0000714765e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, -2.4999993993e-1f));
+    y = y.fma(f, FloatVector.broadcast(s, 3.3333331174e-1f));
+    y = y.mul(f).mul(z);
+    y = k.fma(FloatVector.broadcast(s, LN2_LO), y);
+    y = z.fma(FloatVector.broadcast(s, -0.5f), y);
+    FloatVector logU = k.fma(FloatVector.broadcast(s, LN2_HI), f.add(y));
+    // u = 1 + e lost the low bits c = e - (u - 1) (exactly representable); log1p(e) = log u + c/u to first
+    // order. Where u rounds to 1, this is exactly e.
+    FloatVector c = e.sub(u.sub(one));
+    return c.div(u).add(logU);
+  }
+}
