@@ -227,6 +227,22 @@ public final class Matrix {
     edge(out, "NaN logit", BceWithLogitsLoss.NAME, (r, d, red) -> bceCase(d, red, null, null,
         tensor(d, new double[] {Double.NaN, 1, -2, 3}, new int[] {4}), tensor(d, new double[] {1, 0, 1, 0.5},
             new int[] {4})));
+    // Rows wide enough for the fused vectorised kernels (C >= 64 float32; BCE from 4096 elements, mean or sum).
+    int[] wide = {4, 1000};
+    edge(out, "wide rows C=1000, weights, ls=0.1", CrossEntropyLoss.NAME, (r, d, red) -> ce(d, red, 0.1,
+        classWeight(r, d, 1000), tensor(d, gaussian(r, 4000, 3), wide), indices(r, wide, 1), null));
+    edge(out, "wide rows C=1000, extreme logits", CrossEntropyLoss.NAME, (r, d, red) -> {
+      double[] x = gaussian(r, 4000, 3);
+      for (int i = 0; i < x.length; i += 37) {
+        x[i] = (i % 2 == 0 ? 1 : -1) * (i % 3 == 0 ? 1e4 : 88);
+      }
+      return ce(d, red, 0.1, null, tensor(d, x, wide), indices(r, wide, -100), null);
+    });
+    edge(out, "wide rows C=1000", NllLoss.NAME, (r, d, red) -> new LossCase(NllLoss.NAME, d, red, -100, 0,
+        classWeight(r, d, 1000), null, logProbabilities(r, d, wide), indices(r, wide, -100), null));
+    edge(out, "4096 elements, pos_weight", BceWithLogitsLoss.NAME, (r, d, red) -> bceCase(d, red, null,
+        tensor(d, positive(r, 64), new int[] {64}), tensor(d, gaussian(r, 4096, 4), new int[] {64, 64}),
+        binaryTargets(r, d, new int[] {64, 64}, true)));
     edge(out, "zero weight on every target", CrossEntropyLoss.NAME, (r, d, red) -> ce(d, red, 0,
         tensor(d, new double[] {0, 1, 2, 3}, new int[] {4}), tensor(d, gaussian(r, 12, 2), c4),
         Tensor.of(new long[] {0, 0, 0}, 3), null));
