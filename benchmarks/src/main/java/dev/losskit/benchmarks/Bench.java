@@ -280,13 +280,13 @@ public final class Bench {
   }
 
   private static Result ort(float[] x, long[] t, int n, int c, int reps) throws OrtException {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = dev.losskit.conformance.Ort.environment();
     byte[] model = OnnxLoss.builder(CrossEntropyLoss.create()).lowering(OnnxLoss.Lowering.OP).build().export()
         .toByteArray();
     ByteBuffer bytes = ByteBuffer.allocateDirect(4 * x.length).order(ByteOrder.nativeOrder());
     bytes.asFloatBuffer().put(x);
     FloatBuffer direct = bytes.asFloatBuffer();
-    try (OrtSession session = env.createSession(model, new OrtSession.SessionOptions());
+    try (OrtSession session = env.createSession(model, dev.losskit.conformance.Ort.sessionOptions());
         OnnxTensor input = OnnxTensor.createTensor(env, direct, new long[] {n, c});
         OnnxTensor target = OnnxTensor.createTensor(env, LongBuffer.wrap(t), new long[] {n})) {
       double s = median(reps, () -> {

@@ -63,6 +63,18 @@ class NoNetworkTest {
     }
   }
 
+  /**
+   * Native code is beyond the guard: ONNX Runtime 1.29 uploads telemetry from C++ unless ORT_DISABLE_TELEMETRY is
+   * set when it loads (found with strace), and DJL reads its switches from the environment. The build must set them.
+   */
+  @Test
+  void theBuildSetsEveryOptOut() {
+    assertEquals("1", System.getenv("ORT_DISABLE_TELEMETRY"));
+    assertEquals("true", System.getenv("OPT_OUT_TRACKING"));
+    assertEquals("true", System.getenv("DJL_OFFLINE"));
+    assertEquals("true", System.getProperty("ai.djl.offline"));
+  }
+
   @Test
   @SuppressWarnings("removal")
   void theMainJobAndTheExamplesConnectNowhere() throws Exception {

@@ -81,14 +81,14 @@ final class OnnxBackend implements Backend {
 
   @Override
   public Outcome run(LossCase c) {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = Ort.environment();
     try {
       Loss loss = c.buildLoss();
       OnnxLoss spec = spec(c, loss, lowering);
       String key = key(c, loss, spec);
       OrtSession session = sessions.get(key);
       if (session == null) {
-        session = env.createSession(spec.export().toByteArray(), new OrtSession.SessionOptions());
+        session = env.createSession(spec.export().toByteArray(), Ort.sessionOptions());
         sessions.put(key, session);
       }
       Map<String, OnnxTensor> in = new HashMap<>();

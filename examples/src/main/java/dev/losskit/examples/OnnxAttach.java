@@ -59,7 +59,17 @@ public final class OnnxAttach {
     for (int i = 0; i < batch; i++) {
       labels[i] = r.nextInt(3);
     }
+    // No network: ONNX Runtime 1.29 uploads telemetry on Linux unless ORT_DISABLE_TELEMETRY=1 is set before it
+    // loads (the launcher sets it); turn its events off here too, for runs outside the launcher.
     OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try {
+      env.setTelemetry(false);
+    } catch (ai.onnxruntime.OrtException e) {
+      // a build without telemetry
+    }
+    if (System.getenv("ORT_DISABLE_TELEMETRY") == null) {
+      System.err.println("note: set ORT_DISABLE_TELEMETRY=1 to keep ONNX Runtime from contacting Microsoft at start-up");
+    }
     try (OrtSession session = env.createSession(attached.model().toByteArray(), new OrtSession.SessionOptions());
         OnnxTensor x = OnnxTensor.createTensor(env, FloatBuffer.wrap(features), new long[] {batch, 4});
         OnnxTensor y = OnnxTensor.createTensor(env, LongBuffer.wrap(labels), new long[] {batch});
