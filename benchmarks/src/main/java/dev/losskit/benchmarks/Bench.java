@@ -94,6 +94,7 @@ public final class Bench {
    * @param quick smaller sizes and fewer repetitions
    * @param progress told what is being measured
    * @return the measurements
+   * @throws Exception when an engine fails to load or to run
    */
   public static Report run(boolean quick, Consumer<String> progress) throws Exception {
     int reps = quick ? 3 : 5;

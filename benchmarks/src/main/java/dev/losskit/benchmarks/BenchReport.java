@@ -14,7 +14,10 @@ import java.util.stream.Collectors;
 public final class BenchReport {
   private BenchReport() {}
 
-  /** @return the measurements as a table */
+  /**
+   * @param r a bench run
+   * @return its measurements as a table
+   */
   public static String table(Report r) {
     StringBuilder out = new StringBuilder();
     out.append(String.format(Locale.ROOT, "machine: %s; memory bandwidth %.1f GB/s (read + write)%n", r.machine(),
@@ -34,7 +37,11 @@ public final class BenchReport {
         && x.n() == n && x.c() == c).findFirst();
   }
 
-  /** @return the targets at N×32000 (the first cross-entropy size), each with its measured value */
+  /**
+   * @param r a bench run
+   * @return the performance targets at N×32000 (the first cross-entropy size), each with its measured value, and
+   *     for a missed one the measured floor that bounds it
+   */
   public static List<String> targets(Report r) {
     Result main = r.results().get(0);
     int n = main.n();
@@ -97,7 +104,10 @@ public final class BenchReport {
     return String.format(Locale.ROOT, "%-62s %6.2f  (target %s)  %s", what, value, target, met ? "met" : "MISSED");
   }
 
-  /** @return an SVG chart of cross-entropy forward+backward throughput against C, one line per implementation */
+  /**
+   * @param r a bench run
+   * @return an SVG chart of cross-entropy forward+backward throughput against C, one line per implementation
+   */
   public static String svg(Report r) {
     Map<String, List<Result>> lines = r.results().stream()
         .filter(x -> x.workload().equals("ce_fwd_bwd") && x.n() * (long) x.c() > 1 << 20)

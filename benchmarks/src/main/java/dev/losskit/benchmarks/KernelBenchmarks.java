@@ -43,6 +43,7 @@ public class KernelBenchmarks {
   CrossEntropyLoss ce;
   BceWithLogitsLoss bce;
 
+  /** Makes the inputs: Gaussian logits, random class indices, and BCE targets in [0, 1). */
   @Setup
   public void setup() {
     Random r = new Random(1);

@@ -76,7 +76,7 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
     return new ArrayList<>(s);
   }
 
-  /** The summary table, as the console shows it. */
+  /** @return the summary table, as the console shows it */
   public String table() {
     StringWriter sw = new StringWriter();
     PrintWriter out = new PrintWriter(sw);

@@ -12,12 +12,18 @@ import dev.losskit.core.Tensor;
  */
 public record Outcome(Tensor loss, Tensor grad, String error) {
 
-  /** @return an outcome holding a result */
+  /**
+   * @param r the loss and gradient a backend computed
+   * @return an outcome holding them
+   */
   public static Outcome of(LossResult r) {
     return new Outcome(r.loss(), r.gradInput(), null);
   }
 
-  /** @return an outcome holding an error */
+  /**
+   * @param message why the backend rejected the input
+   * @return an outcome holding the error
+   */
   public static Outcome error(String message) {
     return new Outcome(null, null, message == null ? "error" : message);
   }

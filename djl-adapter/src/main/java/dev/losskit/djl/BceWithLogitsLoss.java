@@ -45,43 +45,85 @@ public final class BceWithLogitsLoss extends TorchLoss {
 
     private Builder() {}
 
-    /** @param name the name DJL's metrics show; default {@code BCEWithLogitsLoss} @return this builder */
+    /**
+
+     * @param name the name DJL's metrics show; default {@code BCEWithLogitsLoss}
+
+     * @return this builder
+
+     */
     public Builder name(String name) {
       this.name = name;
       return this;
     }
 
-    /** @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN} @return this builder */
+    /**
+
+     * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
+
+     * @return this builder
+
+     */
     public Builder reduction(Reduction reduction) {
       core.reduction(reduction);
       return this;
     }
 
-    /** @param weight a weight broadcastable to the predictions, or null; default none @return this builder */
+    /**
+
+     * @param weight a weight broadcastable to the predictions, or null; default none
+
+     * @return this builder
+
+     */
     public Builder weight(Tensor weight) {
       core.weight(weight);
       return this;
     }
 
-    /** @param weight a weight along the predictions' last dimension, or null @return this builder */
+    /**
+
+     * @param weight a weight along the predictions' last dimension, or null
+
+     * @return this builder
+
+     */
     public Builder weight(double... weight) {
       core.weight(weight);
       return this;
     }
 
-    /** @param posWeight the positive-class weight, broadcastable to the predictions, or null @return this builder */
+    /**
+
+     * @param posWeight the positive-class weight, broadcastable to the predictions, or null
+
+     * @return this builder
+
+     */
     public Builder posWeight(Tensor posWeight) {
       core.posWeight(posWeight);
       return this;
     }
 
-    /** @param posWeight the positive-class weight along the last dimension, or null @return this builder */
+    /**
+
+     * @param posWeight the positive-class weight along the last dimension, or null
+
+     * @return this builder
+
+     */
     public Builder posWeight(double... posWeight) {
       core.posWeight(posWeight);
       return this;
     }
 
-    /** @param execution how to compute; default {@link Execution#AUTO} @return this builder */
+    /**
+
+     * @param execution how to compute; default {@link Execution#AUTO}
+
+     * @return this builder
+
+     */
     public Builder execution(Execution execution) {
       this.execution = execution;
       return this;

@@ -48,43 +48,85 @@ public final class CrossEntropyLoss extends TorchLoss {
 
     private Builder() {}
 
-    /** @param name the name DJL's metrics show; default {@code CrossEntropyLoss} @return this builder */
+    /**
+
+     * @param name the name DJL's metrics show; default {@code CrossEntropyLoss}
+
+     * @return this builder
+
+     */
     public Builder name(String name) {
       this.name = name;
       return this;
     }
 
-    /** @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN} @return this builder */
+    /**
+
+     * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
+
+     * @return this builder
+
+     */
     public Builder reduction(Reduction reduction) {
       core.reduction(reduction);
       return this;
     }
 
-    /** @param weight one weight per class, or null for none; default none @return this builder */
+    /**
+
+     * @param weight one weight per class, or null for none; default none
+
+     * @return this builder
+
+     */
     public Builder weight(double... weight) {
       core.weight(weight);
       return this;
     }
 
-    /** @param ignoreIndex a class index whose positions contribute nothing; default -100 @return this builder */
+    /**
+
+     * @param ignoreIndex a class index whose positions contribute nothing; default -100
+
+     * @return this builder
+
+     */
     public Builder ignoreIndex(long ignoreIndex) {
       core.ignoreIndex(ignoreIndex);
       return this;
     }
 
-    /** @param labelSmoothing \( \varepsilon \in [0, 1] \); default 0 @return this builder */
+    /**
+
+     * @param labelSmoothing \( \varepsilon \in [0, 1] \); default 0
+
+     * @return this builder
+
+     */
     public Builder labelSmoothing(double labelSmoothing) {
       core.labelSmoothing(labelSmoothing);
       return this;
     }
 
-    /** @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last) @return this builder */
+    /**
+
+     * @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last)
+
+     * @return this builder
+
+     */
     public Builder classAxis(int classAxis) {
       this.classAxis = classAxis;
       return this;
     }
 
-    /** @param execution how to compute; default {@link Execution#AUTO} @return this builder */
+    /**
+
+     * @param execution how to compute; default {@link Execution#AUTO}
+
+     * @return this builder
+
+     */
     public Builder execution(Execution execution) {
       this.execution = execution;
       return this;

@@ -45,6 +45,7 @@ public final class ImbalancedClassification {
    * @param epochs training epochs
    * @param seed the seed
    * @return the measurements
+   * @throws Exception when the engine fails to load or to run
    */
   public static Result run(int epochs, int seed) throws Exception {
     return run(epochs, seed, WEIGHT_POWER, SMOOTHING);
@@ -58,6 +59,7 @@ public final class ImbalancedClassification {
    * @param power the class weight is {@code (inverse frequency)^power}; 1 is plain inverse frequency
    * @param smoothing the label smoothing
    * @return the measurements
+   * @throws Exception when the engine fails to load or to run
    */
   public static Result run(int epochs, int seed, double power, double smoothing) throws Exception {
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
@@ -102,7 +104,10 @@ public final class ImbalancedClassification {
     return hit;
   }
 
-  /** The mean of per-class recalls (balanced accuracy). */
+  /**
+   * @param recall per-class recalls
+   * @return their mean (balanced accuracy)
+   */
   public static double mean(double[] recall) {
     return java.util.Arrays.stream(recall).average().orElse(Double.NaN);
   }
@@ -111,6 +116,7 @@ public final class ImbalancedClassification {
    * Prints the comparison.
    *
    * @param args unused
+   * @throws Exception when the engine fails to load or to run
    */
   public static void main(String[] args) throws Exception {
     Support.offline();

@@ -38,6 +38,7 @@ public final class MultiLabel {
    * @param epochs training epochs
    * @param seed the seed
    * @return the measurements
+   * @throws Exception when the engine fails to load or to run
    */
   public static Result run(int epochs, int seed) throws Exception {
     Random r = new Random(seed);
@@ -122,6 +123,7 @@ public final class MultiLabel {
    * Prints the measurements.
    *
    * @param args unused
+   * @throws Exception when the engine fails to load or to run
    */
   public static void main(String[] args) throws Exception {
     Support.offline();

@@ -40,6 +40,7 @@ public final class OnnxAttach {
    * @param batch the batch size
    * @param seed the seed for the batch
    * @return the measurements
+   * @throws Exception when the engine fails to load or to run
    */
   public static Result run(int batch, int seed) throws Exception {
     ModelProto classifier;
@@ -96,6 +97,7 @@ public final class OnnxAttach {
    * Prints the comparison.
    *
    * @param args unused
+   * @throws Exception when the engine fails to load or to run
    */
   public static void main(String[] args) throws Exception {
     Result r = run(64, 3);

@@ -54,6 +54,7 @@ public final class SequenceTagging {
    * @param epochs training epochs for the tagger
    * @param seed the seed
    * @return the measurements
+   * @throws Exception when the engine fails to load or to run
    */
   @SuppressWarnings("try")
   public static Result run(int epochs, int seed) throws Exception {
@@ -195,6 +196,7 @@ public final class SequenceTagging {
    * Prints the measurements.
    *
    * @param args unused
+   * @throws Exception when the engine fails to load or to run
    */
   public static void main(String[] args) throws Exception {
     Support.offline();

@@ -162,7 +162,10 @@ public final class OnnxLoss {
     return null;
   }
 
-  /** @return the IR version that goes with an opset: 8 up to 18, 9 for 19 and 20, 10 for 21 */
+  /**
+   * @param opset an ONNX opset
+   * @return the IR version that goes with it: 8 up to 18, 9 for 19 and 20, 10 for 21
+   */
   public static int irVersionFor(int opset) {
     return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
   }
@@ -390,37 +393,73 @@ public final class OnnxLoss {
       this.loss = loss;
     }
 
-    /** @param probabilities whether targets are class probabilities (cross-entropy only) @return this builder */
+    /**
+
+     * @param probabilities whether targets are class probabilities (cross-entropy only)
+
+     * @return this builder
+
+     */
     public Builder probabilityTargets(boolean probabilities) {
       this.probabilities = probabilities;
       return this;
     }
 
-    /** @param dtype float32 (default) or float64 @return this builder */
+    /**
+
+     * @param dtype float32 (default) or float64
+
+     * @return this builder
+
+     */
     public Builder dtype(DType dtype) {
       this.dtype = dtype;
       return this;
     }
 
-    /** @param rank the number of dimensions after (N, C) (BCE: after N); default 0 @return this builder */
+    /**
+
+     * @param rank the number of dimensions after (N, C) (BCE: after N); default 0
+
+     * @return this builder
+
+     */
     public Builder rank(int rank) {
       this.rank = rank;
       return this;
     }
 
-    /** @param opset 13 to 21; default 17 @return this builder */
+    /**
+
+     * @param opset 13 to 21; default 17
+
+     * @return this builder
+
+     */
     public Builder opset(int opset) {
       this.opset = opset;
       return this;
     }
 
-    /** @param lowering default {@link Lowering#AUTO} @return this builder */
+    /**
+
+     * @param lowering default {@link Lowering#AUTO}
+
+     * @return this builder
+
+     */
     public Builder lowering(Lowering lowering) {
       this.lowering = lowering == null ? Lowering.AUTO : lowering;
       return this;
     }
 
-    /** @param withGradient whether to output the gradient with respect to the input @return this builder */
+    /**
+
+     * @param withGradient whether to output the gradient with respect to the input
+
+     * @return this builder
+
+     */
     public Builder withGradient(boolean withGradient) {
       this.withGradient = withGradient;
       return this;
