@@ -46,11 +46,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     private Builder() {}
 
     /**
-
      * @param name the name DJL's metrics show; default {@code BCEWithLogitsLoss}
-
      * @return this builder
-
      */
     public Builder name(String name) {
       this.name = name;
@@ -58,11 +55,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
-
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
-
      * @return this builder
-
      */
     public Builder reduction(Reduction reduction) {
       core.reduction(reduction);
@@ -70,11 +64,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
-
      * @param weight a weight broadcastable to the predictions, or null; default none
-
      * @return this builder
-
      */
     public Builder weight(Tensor weight) {
       core.weight(weight);
@@ -82,11 +73,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
-
      * @param weight a weight along the predictions' last dimension, or null
-
      * @return this builder
-
      */
     public Builder weight(double... weight) {
       core.weight(weight);
@@ -94,11 +82,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
-
      * @param posWeight the positive-class weight, broadcastable to the predictions, or null
-
      * @return this builder
-
      */
     public Builder posWeight(Tensor posWeight) {
       core.posWeight(posWeight);
@@ -106,11 +91,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
-
      * @param posWeight the positive-class weight along the last dimension, or null
-
      * @return this builder
-
      */
     public Builder posWeight(double... posWeight) {
       core.posWeight(posWeight);
@@ -118,11 +100,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
-
      * @param execution how to compute; default {@link Execution#AUTO}
-
      * @return this builder
-
      */
     public Builder execution(Execution execution) {
       this.execution = execution;

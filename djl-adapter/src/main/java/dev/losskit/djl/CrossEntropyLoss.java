@@ -49,11 +49,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     private Builder() {}
 
     /**
-
      * @param name the name DJL's metrics show; default {@code CrossEntropyLoss}
-
      * @return this builder
-
      */
     public Builder name(String name) {
       this.name = name;
@@ -61,11 +58,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
-
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
-
      * @return this builder
-
      */
     public Builder reduction(Reduction reduction) {
       core.reduction(reduction);
@@ -73,11 +67,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
-
      * @param weight one weight per class, or null for none; default none
-
      * @return this builder
-
      */
     public Builder weight(double... weight) {
       core.weight(weight);
@@ -85,11 +76,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
-
      * @param ignoreIndex a class index whose positions contribute nothing; default -100
-
      * @return this builder
-
      */
     public Builder ignoreIndex(long ignoreIndex) {
       core.ignoreIndex(ignoreIndex);
@@ -97,11 +85,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
-
      * @param labelSmoothing \( \varepsilon \in [0, 1] \); default 0
-
      * @return this builder
-
      */
     public Builder labelSmoothing(double labelSmoothing) {
       core.labelSmoothing(labelSmoothing);
@@ -109,11 +94,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
-
      * @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last)
-
      * @return this builder
-
      */
     public Builder classAxis(int classAxis) {
       this.classAxis = classAxis;
@@ -121,11 +103,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
-
      * @param execution how to compute; default {@link Execution#AUTO}
-
      * @return this builder
-
      */
     public Builder execution(Execution execution) {
       this.execution = execution;

@@ -44,11 +44,8 @@ public final class NllLoss extends TorchLoss {
     private Builder() {}
 
     /**
-
      * @param name the name DJL's metrics show; default {@code NLLLoss}
-
      * @return this builder
-
      */
     public Builder name(String name) {
       this.name = name;
@@ -56,11 +53,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
-
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
-
      * @return this builder
-
      */
     public Builder reduction(Reduction reduction) {
       core.reduction(reduction);
@@ -68,11 +62,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
-
      * @param weight one weight per class, or null for none; default none
-
      * @return this builder
-
      */
     public Builder weight(double... weight) {
       core.weight(weight);
@@ -80,11 +71,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
-
      * @param ignoreIndex a class index whose positions contribute nothing; default -100
-
      * @return this builder
-
      */
     public Builder ignoreIndex(long ignoreIndex) {
       core.ignoreIndex(ignoreIndex);
@@ -92,11 +80,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
-
      * @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last)
-
      * @return this builder
-
      */
     public Builder classAxis(int classAxis) {
       this.classAxis = classAxis;
@@ -104,11 +89,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
-
      * @param execution how to compute; default {@link Execution#AUTO}
-
      * @return this builder
-
      */
     public Builder execution(Execution execution) {
       this.execution = execution;

@@ -394,11 +394,8 @@ public final class OnnxLoss {
     }
 
     /**
-
      * @param probabilities whether targets are class probabilities (cross-entropy only)
-
      * @return this builder
-
      */
     public Builder probabilityTargets(boolean probabilities) {
       this.probabilities = probabilities;
@@ -406,11 +403,8 @@ public final class OnnxLoss {
     }
 
     /**
-
      * @param dtype float32 (default) or float64
-
      * @return this builder
-
      */
     public Builder dtype(DType dtype) {
       this.dtype = dtype;
@@ -418,11 +412,8 @@ public final class OnnxLoss {
     }
 
     /**
-
      * @param rank the number of dimensions after (N, C) (BCE: after N); default 0
-
      * @return this builder
-
      */
     public Builder rank(int rank) {
       this.rank = rank;
@@ -430,11 +421,8 @@ public final class OnnxLoss {
     }
 
     /**
-
      * @param opset 13 to 21; default 17
-
      * @return this builder
-
      */
     public Builder opset(int opset) {
       this.opset = opset;
@@ -442,11 +430,8 @@ public final class OnnxLoss {
     }
 
     /**
-
      * @param lowering default {@link Lowering#AUTO}
-
      * @return this builder
-
      */
     public Builder lowering(Lowering lowering) {
       this.lowering = lowering == null ? Lowering.AUTO : lowering;
@@ -454,11 +439,8 @@ public final class OnnxLoss {
     }
 
     /**
-
      * @param withGradient whether to output the gradient with respect to the input
-
      * @return this builder
-
      */
     public Builder withGradient(boolean withGradient) {
       this.withGradient = withGradient;

@@ -1,0 +1,106 @@
+package dev.losskit.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.losskit.core.BceWithLogitsLoss;
+import dev.losskit.core.CrossEntropyLoss;
+import dev.losskit.core.DType;
+import dev.losskit.core.NllLoss;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.function.Executable;
+
+/** The exporter's bad inputs as a table: each an IllegalArgumentException with one line naming the value. */
+class BadInputTableTest {
+  private static ValueInfoProto value(String name, int elem, Object... dims) {
+    TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+    for (Object d : dims) {
+      shape.addDim(d instanceof String ? TensorShapeProto.Dimension.newBuilder().setDimParam((String) d)
+          : TensorShapeProto.Dimension.newBuilder().setDimValue((Integer) d));
+    }
+    return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
+        TypeProto.Tensor.newBuilder().setElemType(elem).setShape(shape))).build();
+  }
+
+  /** x (batch, 3) float to logits (batch, 3), ids (batch) int64 and flat (batch) float. */
+  private static ModelProto model() {
+    int f = TensorProto.DataType.FLOAT_VALUE;
+    GraphProto g = GraphProto.newBuilder().setName("m")
+        .addInput(value("x", f, "batch", 3))
+        .addNode(NodeProto.newBuilder().setOpType("Identity").addInput("x").addOutput("logits"))
+        .addNode(NodeProto.newBuilder().setOpType("ArgMax").addInput("x").addOutput("ids"))
+        .addNode(NodeProto.newBuilder().setOpType("ReduceSum").addInput("x").addOutput("flat"))
+        .addOutput(value("logits", f, "batch", 3))
+        .addOutput(value("ids", TensorProto.DataType.INT64_VALUE, "batch"))
+        .addOutput(value("flat", f, "batch"))
+        .build();
+    return ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).build();
+  }
+
+  private static DynamicTest bad(String name, Executable call, String... mention) {
+    return DynamicTest.dynamicTest(name, () -> {
+      String m = assertThrows(IllegalArgumentException.class, call).getMessage();
+      assertFalse(m.contains("\n"), m);
+      for (String s : mention) {
+        assertTrue(m.contains(s), "'" + m + "' should mention '" + s + "'");
+      }
+    });
+  }
+
+  @TestFactory
+  Stream<DynamicTest> everyBadInputIsOneClearLine() {
+    CrossEntropyLoss ce = CrossEntropyLoss.create();
+    return Stream.of(
+        bad("opset below 13", () -> OnnxLoss.builder(ce).opset(12).build(), "opset 12"),
+        bad("opset above 21", () -> OnnxLoss.builder(ce).opset(22).build(), "opset 22"),
+        bad("negative rank", () -> OnnxLoss.builder(ce).rank(-1).build(), "rank -1"),
+        bad("rank too large", () -> OnnxLoss.builder(ce).rank(9).build(), "rank 9"),
+        bad("integer dtype", () -> OnnxLoss.builder(ce).dtype(DType.INT64).build(), "int64"),
+        bad("probability targets for NLL", () -> OnnxLoss.builder(NllLoss.create()).probabilityTargets(true)
+            .build(), "nll_loss"),
+        bad("probability targets with ignoreIndex >= 0", () -> OnnxLoss.builder(
+            CrossEntropyLoss.builder().ignoreIndex(0).build()).probabilityTargets(true).build(), "ignoreIndex=0"),
+        bad("the op lowering for label smoothing", () -> OnnxLoss.builder(
+            CrossEntropyLoss.builder().labelSmoothing(0.1).build()).lowering(OnnxLoss.Lowering.OP).build(),
+            "op lowering"),
+        bad("no loss", () -> OnnxLoss.builder(null).build(), "loss"),
+        bad("attach: a missing output", () -> OnnxLoss.builder(ce).build().attach(model(), "scores", "labels"),
+            "no output 'scores'", "logits"),
+        bad("attach: a labels name in use", () -> OnnxLoss.builder(ce).build().attach(model(), "logits", "x"),
+            "'x'"),
+        bad("attach: integer logits", () -> OnnxLoss.builder(ce).build().attach(model(), "ids", "labels"),
+            "INT64"),
+        bad("attach: logits without a class dimension", () -> OnnxLoss.builder(ce).build().attach(model(), "flat",
+            "labels"), "rank 1"),
+        bad("attach: a class weight of the wrong length", () -> OnnxLoss.builder(
+            CrossEntropyLoss.builder().weight(1, 2).build()).build().attach(model(), "logits", "labels"),
+            "weight has 2 entries", "3 classes"),
+        bad("attach: a pos_weight that does not broadcast", () -> OnnxLoss.builder(
+            BceWithLogitsLoss.builder().posWeight(1, 2).build()).build().attach(model(), "logits", "labels"),
+            "pos_weight", "[2]"));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> goodNeighboursOfTheBadInputsAreAccepted() {
+    return Stream.of(
+        DynamicTest.dynamicTest("a weight of the right length", () -> assertTrue(OnnxLoss.builder(
+            CrossEntropyLoss.builder().weight(1, 2, 3).build()).build().attach(model(), "logits", "labels")
+            .model().getGraph().getOutputList().stream().anyMatch(o -> o.getName().equals("loss")))),
+        DynamicTest.dynamicTest("a pos_weight of the last dimension", () -> assertTrue(List.of(OnnxLoss.builder(
+            BceWithLogitsLoss.builder().posWeight(1, 2, 3).build()).build().attach(model(), "logits", "labels"))
+            .size() == 1)));
+  }
+}
