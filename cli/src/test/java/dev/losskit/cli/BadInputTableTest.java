@@ -35,12 +35,7 @@ class BadInputTableTest {
     return new Row(name, exit, mention, args);
   }
 
-  private static final String CASE = "{\"id\": \"c1\", \"loss\": \"nll_loss\", \"dtype\": \"float64\","
-      + " \"reduction\": \"sum\", \"weight\": null, \"ignore_index\": -100,"
-      + " \"input\": {\"shape\": [1, 2], \"data\": [-0.25, -2.0]},"
-      + " \"target\": {\"shape\": [1], \"data\": [1], \"dtype\": \"int64\"},"
-      + " \"expected\": {\"loss\": {\"shape\": [], \"data\": [2.0]},"
-      + " \"grad_input\": {\"shape\": [1, 2], \"data\": [0.0, -1.0]}}}";
+  private static final String CASE = VerifyCommandTest.CASE;
 
   private static String golden(String... cases) {
     return "{\"format\": \"losskit-goldens\", \"version\": 1, \"cases\": [" + String.join(",", cases) + "]}";

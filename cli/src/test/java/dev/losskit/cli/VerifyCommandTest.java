@@ -43,7 +43,7 @@ class VerifyCommandTest {
     return s.isEmpty() ? List.of() : List.of(s.split("\n"));
   }
 
-  private static final String CASE = "{\"id\": \"c1\", \"loss\": \"nll_loss\", \"dtype\": \"float64\","
+  static final String CASE = "{\"id\": \"c1\", \"loss\": \"nll_loss\", \"dtype\": \"float64\","
       + " \"reduction\": \"sum\", \"weight\": null, \"ignore_index\": -100,"
       + " \"input\": {\"shape\": [1, 2], \"data\": [-0.25, -2.0]},"
       + " \"target\": {\"shape\": [1], \"data\": [1], \"dtype\": \"int64\"},"

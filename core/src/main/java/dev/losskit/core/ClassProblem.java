@@ -51,6 +51,34 @@ final class ClassProblem {
     return batch * inner;
   }
 
+  /**
+   * The class-index targets, read once.
+   *
+   * @param index each position's class, or -1 where it is ignored
+   * @param weightSum \( \sum w_t \) over the non-ignored positions (their count without weights): {@code mean}'s
+   *     divisor
+   */
+  record Targets(int[] index, double weightSum) {}
+
+  /**
+   * @param ignoreIndex the ignored class index
+   * @param w the per-class weights, or null for ones
+   * @return the targets and their weight sum
+   */
+  Targets indexTargets(long ignoreIndex, double[] w) {
+    int positions = positions();
+    int[] index = new int[positions];
+    double weightSum = 0;
+    for (int pos = 0; pos < positions; pos++) {
+      long t = target.getLong(pos);
+      index[pos] = t == ignoreIndex ? -1 : (int) t;
+      if (index[pos] >= 0) {
+        weightSum += w == null ? 1 : w[index[pos]];
+      }
+    }
+    return new Targets(index, weightSum);
+  }
+
   /** @return the flat index of class {@code c} at position {@code p} */
   int at(int p, int c) {
     int n = p / inner;

@@ -32,15 +32,9 @@ final class FastCrossEntropy {
       weightTotal += w == null ? 1 : w[c];
     }
     // Targets, the weight sum W and each position's upstream gradient: O(N).
-    int[] target = new int[positions];
-    double weightSum = 0;
-    for (int pos = 0; pos < positions; pos++) {
-      long t = p.target.getLong(pos);
-      target[pos] = t == ignoreIndex ? -1 : (int) t;
-      if (target[pos] >= 0) {
-        weightSum += w == null ? 1 : w[target[pos]];
-      }
-    }
+    ClassProblem.Targets targets = p.indexTargets(ignoreIndex, w);
+    int[] target = targets.index();
+    double weightSum = targets.weightSum();
     double[] upstream = new double[positions];
     for (int pos = 0; pos < positions; pos++) {
       upstream[pos] = target[pos] < 0 ? 0

@@ -22,15 +22,9 @@ final class FastNll {
     int classes = p.classes;
     int inner = p.inner;
     double[] w = ReferenceKernels.weightsFor(weight, classes, dtype);
-    int[] target = new int[positions];
-    double weightSum = 0;
-    for (int pos = 0; pos < positions; pos++) {
-      long t = p.target.getLong(pos);
-      target[pos] = t == ignoreIndex ? -1 : (int) t;
-      if (target[pos] >= 0) {
-        weightSum += w[target[pos]];
-      }
-    }
+    ClassProblem.Targets targets = p.indexTargets(ignoreIndex, w);
+    int[] target = targets.index();
+    double weightSum = targets.weightSum();
     double[] perPosition = new double[positions];
     double ws = weightSum;
     int numel = p.input.numel();
