@@ -56,7 +56,19 @@ final class CoreBacked {
         : ai.djl.ndarray.types.DataType.FLOAT64;
     LossResult r;
     NDArray g;
-    // Best: the core writes the gradient straight into a fresh engine tensor's memory, with no copy at all.
+    // Best: the core writes the gradient into this thread's warm buffer, which the engine then wraps without a
+    // copy. Fresh memory costs a page fault per 4 KiB on first touch, which at N·C = 1.3e8 floats can cost more
+    // than the whole kernel. The buffer is reused only once the array that wrapped it last has been closed (as
+    // DJL closes a batch's arrays after the step), so two losses alive in one graph never share it.
+    ByteBuffer warm = WARM.get().claim((long) size * (pType == DType.FLOAT32 ? 4 : 8));
+    if (warm != null) {
+      r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, warm.asFloatBuffer())
+          : core.forwardBackward(input, target, null, warm.asDoubleBuffer());
+      g = m.create(warm, pred.getShape(), engineType);
+      WARM.get().owner = g;
+      return combine(loss, core, pred, g, r, pShape, classes, channelsLast, m);
+    }
+    // Next best: straight into a fresh engine tensor's memory, with no copy at all.
     NDArray empty = m.create(pred.getShape(), engineType);
     ByteBuffer memory = EngineMemory.writable(empty);
     if (memory != null) {
@@ -82,6 +94,12 @@ final class CoreBacked {
         g = m.create(direct, pred.getShape(), engineType);
       }
     }
+    return combine(loss, core, pred, g, r, pShape, classes, channelsLast, m);
+  }
+
+  /** The loss value with the straight-through term, or null when the predictions are not finite. */
+  private static NDArray combine(TorchLoss loss, dev.losskit.core.Loss core, NDArray pred, NDArray g, LossResult r,
+      int[] pShape, boolean classes, boolean channelsLast, NDManager m) {
     Shape lossShape;
     int classAxis = !classes ? -1 : channelsLast || (pShape.length == 2 && loss.classAxis() == -1)
         ? pShape.length - 1 : pShape.length == 1 ? 0 : 1;
@@ -113,6 +131,31 @@ final class CoreBacked {
 
   private static ByteBuffer nativeOrder(ByteBuffer b) {
     return b.order(ByteOrder.nativeOrder());
+  }
+
+  /** A direct buffer per thread for the gradient, kept softly, with the array that wraps it while it is in use. */
+  private static final ThreadLocal<WarmSlot> WARM = ThreadLocal.withInitial(WarmSlot::new);
+
+  private static final class WarmSlot {
+    private java.lang.ref.SoftReference<ByteBuffer> ref = new java.lang.ref.SoftReference<>(null);
+    NDArray owner;
+
+    /** @return the buffer, cleared, when no open array uses it (a new one if the size changed); else null */
+    ByteBuffer claim(long bytes) {
+      if (owner != null && !owner.isReleased()) {
+        return null;
+      }
+      owner = null;
+      if (bytes > Integer.MAX_VALUE) {
+        return null;
+      }
+      ByteBuffer b = ref.get();
+      if (b == null || b.capacity() != bytes) {
+        b = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        ref = new java.lang.ref.SoftReference<>(b);
+      }
+      return b.duplicate().clear().order(ByteOrder.nativeOrder());
+    }
   }
 
   /** A float buffer per thread, kept softly, so repeated training steps do not allocate and zero N·C floats. */

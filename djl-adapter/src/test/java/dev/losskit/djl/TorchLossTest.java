@@ -59,6 +59,45 @@ class TorchLossTest {
     return new float[][] {value.toFloatArray(), p.getGradient().toFloatArray()};
   }
 
+  /**
+   * The core-backed path reuses one gradient buffer per thread across steps. Two losses alive in one graph must not
+   * share it: each prediction gets its own core gradient. Then, step after step in sub-managers (as a training loop
+   * closes each batch's arrays), the reused buffer still gives each step's own gradient.
+   */
+  @Test
+  @SuppressWarnings("try")
+  void twoLossesInOneGraphAndStepAfterStepKeepTheirOwnGradients() {
+    CrossEntropyLoss loss = CrossEntropyLoss.builder().execution(Execution.CORE).build();
+    float[] x1 = gaussian(4 * 70);
+    float[] x2 = gaussian(4 * 70);
+    long[] t = {3, 69, 0, 12};
+    NDArray p1 = m.create(x1, new Shape(4, 70));
+    NDArray p2 = m.create(x2, new Shape(4, 70));
+    p1.setRequiresGradient(true);
+    p2.setRequiresGradient(true);
+    try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
+      NDArray l1 = loss.evaluate(new NDList(m.create(t)), new NDList(p1));
+      NDArray l2 = loss.evaluate(new NDList(m.create(t)), new NDList(p2));
+      c.backward(l1.add(l2));
+    }
+    assertArrayEquals(loss.core().forwardBackward(Tensor.of(x1, 4, 70), Tensor.of(t, 4)).gradInput()
+        .toFloatArray(), p1.getGradient().toFloatArray(), 1e-7f);
+    assertArrayEquals(loss.core().forwardBackward(Tensor.of(x2, 4, 70), Tensor.of(t, 4)).gradInput()
+        .toFloatArray(), p2.getGradient().toFloatArray(), 1e-7f);
+    for (int step = 0; step < 4; step++) {
+      float[] x = gaussian(4 * 70);
+      try (NDManager batch = m.newSubManager()) {
+        NDArray p = batch.create(x, new Shape(4, 70));
+        p.setRequiresGradient(true);
+        try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
+          c.backward(loss.evaluate(new NDList(batch.create(t)), new NDList(p)));
+        }
+        assertArrayEquals(loss.core().forwardBackward(Tensor.of(x, 4, 70), Tensor.of(t, 4)).gradInput()
+            .toFloatArray(), p.getGradient().toFloatArray(), 1e-7f, "step " + step);
+      }
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(Execution.class)
   void matchesTheCoreOnEveryPath(Execution execution) {
