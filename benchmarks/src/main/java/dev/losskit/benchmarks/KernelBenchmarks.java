@@ -64,31 +64,51 @@ public class KernelBenchmarks {
     bce = BceWithLogitsLoss.create();
   }
 
-  /** The fused cross-entropy, forward and backward. */
+  /**
+   * The fused cross-entropy, forward and backward.
+   *
+   * @return the loss (kept, so the JIT cannot drop the work)
+   */
   @Benchmark
   public LossResult crossEntropyFused() {
     return ce.forwardBackward(logits, targets);
   }
 
-  /** The reference cross-entropy, forward and backward. */
+  /**
+   * The reference cross-entropy, forward and backward.
+   *
+   * @return the loss (kept, so the JIT cannot drop the work)
+   */
   @Benchmark
   public LossResult crossEntropyReference() {
     return Reference.forwardBackward(ce, logits, targets, null);
   }
 
-  /** The fused cross-entropy, forward only. */
+  /**
+   * The fused cross-entropy, forward only.
+   *
+   * @return the loss (kept, so the JIT cannot drop the work)
+   */
   @Benchmark
   public Tensor crossEntropyForward() {
     return ce.forward(logits, targets);
   }
 
-  /** The fused BCE with logits, forward and backward. */
+  /**
+   * The fused BCE with logits, forward and backward.
+   *
+   * @return the loss (kept, so the JIT cannot drop the work)
+   */
   @Benchmark
   public LossResult bceFused() {
     return bce.forwardBackward(logits, probabilities);
   }
 
-  /** The reference BCE with logits, forward and backward. */
+  /**
+   * The reference BCE with logits, forward and backward.
+   *
+   * @return the loss (kept, so the JIT cannot drop the work)
+   */
   @Benchmark
   public LossResult bceReference() {
     return Reference.forwardBackward(bce, logits, probabilities, null);

@@ -77,52 +77,114 @@ public final class Tensor {
 
   // ---- factories over arrays -------------------------------------------------------------------------------------
 
-  /** A float32 view of a whole array; the shape's element count must equal the array's length. */
+  /**
+   * A float32 view of a whole array; the shape's element count must equal the array's length.
+   *
+   * @param data the values, row-major; shared, not copied
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor of(float[] data, int... shape) {
     return exact(new Tensor(DType.FLOAT32, shape, data, 0, data.length), data.length);
   }
 
-  /** A float64 view of a whole array; the shape's element count must equal the array's length. */
+  /**
+   * A float64 view of a whole array; the shape's element count must equal the array's length.
+   *
+   * @param data the values, row-major; shared, not copied
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor of(double[] data, int... shape) {
     return exact(new Tensor(DType.FLOAT64, shape, data, 0, data.length), data.length);
   }
 
-  /** An int64 view of a whole array, e.g. class-index targets. */
+  /**
+   * An int64 view of a whole array, e.g. class-index targets.
+   *
+   * @param data the values, row-major; shared, not copied
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor of(long[] data, int... shape) {
     return exact(new Tensor(DType.INT64, shape, data, 0, data.length), data.length);
   }
 
-  /** An int32 view of a whole array, e.g. class-index targets from DJL. */
+  /**
+   * An int32 view of a whole array, e.g. class-index targets from DJL.
+   *
+   * @param data the values, row-major; shared, not copied
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor of(int[] data, int... shape) {
     return exact(new Tensor(DType.INT32, shape, data, 0, data.length), data.length);
   }
 
-  /** A float32 view of part of an array, starting at {@code offset}. */
+  /**
+   * A float32 view of part of an array, starting at {@code offset}.
+   *
+   * @param data the array; shared, not copied
+   * @param offset the index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(float[] data, int offset, int... shape) {
     return new Tensor(DType.FLOAT32, shape, data, offset, data.length);
   }
 
-  /** A float64 view of part of an array, starting at {@code offset}. */
+  /**
+   * A float64 view of part of an array, starting at {@code offset}.
+   *
+   * @param data the array; shared, not copied
+   * @param offset the index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(double[] data, int offset, int... shape) {
     return new Tensor(DType.FLOAT64, shape, data, offset, data.length);
   }
 
-  /** An int64 view of part of an array, starting at {@code offset}. */
+  /**
+   * An int64 view of part of an array, starting at {@code offset}.
+   *
+   * @param data the array; shared, not copied
+   * @param offset the index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(long[] data, int offset, int... shape) {
     return new Tensor(DType.INT64, shape, data, offset, data.length);
   }
 
-  /** An int32 view of part of an array, starting at {@code offset}. */
+  /**
+   * An int32 view of part of an array, starting at {@code offset}.
+   *
+   * @param data the array; shared, not copied
+   * @param offset the index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(int[] data, int offset, int... shape) {
     return new Tensor(DType.INT32, shape, data, offset, data.length);
   }
 
-  /** A float32 scalar (shape {@code []}). */
+  /**
+   * A float32 scalar (shape {@code []}).
+   *
+   * @param value the value
+   * @return the scalar
+   */
   public static Tensor scalar(float value) {
     return of(new float[] {value});
   }
 
-  /** A float64 scalar (shape {@code []}). */
+  /**
+   * A float64 scalar (shape {@code []}).
+   *
+   * @param value the value
+   * @return the scalar
+   */
   public static Tensor scalar(double value) {
     return of(new double[] {value});
   }
@@ -132,22 +194,48 @@ public final class Tensor {
   /**
    * A float32 view of a buffer, from its absolute index {@code offset}; the buffer's position and limit are not used
    * (the view reads up to its capacity) and later changes to them do not affect the view.
+   *
+   * @param data the buffer, heap or direct; shared, not copied
+   * @param offset the absolute index of element 0
+   * @param shape the shape
+   * @return the view
    */
   public static Tensor view(FloatBuffer data, int offset, int... shape) {
     return new Tensor(DType.FLOAT32, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
-  /** A float64 view of a buffer, from its absolute index {@code offset}. */
+  /**
+   * A float64 view of a buffer, from its absolute index {@code offset}, like the float32 one.
+   *
+   * @param data the buffer, heap or direct; shared, not copied
+   * @param offset the absolute index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(DoubleBuffer data, int offset, int... shape) {
     return new Tensor(DType.FLOAT64, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
-  /** An int64 view of a buffer, from its absolute index {@code offset}. */
+  /**
+   * An int64 view of a buffer, from its absolute index {@code offset}, like the float32 one.
+   *
+   * @param data the buffer, heap or direct; shared, not copied
+   * @param offset the absolute index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(LongBuffer data, int offset, int... shape) {
     return new Tensor(DType.INT64, shape, data.duplicate().clear(), offset, data.capacity());
   }
 
-  /** An int32 view of a buffer, from its absolute index {@code offset}. */
+  /**
+   * An int32 view of a buffer, from its absolute index {@code offset}, like the float32 one.
+   *
+   * @param data the buffer, heap or direct; shared, not copied
+   * @param offset the absolute index of element 0
+   * @param shape the shape
+   * @return the view
+   */
   public static Tensor view(IntBuffer data, int offset, int... shape) {
     return new Tensor(DType.INT32, shape, data.duplicate().clear(), offset, data.capacity());
   }
@@ -217,7 +305,10 @@ public final class Tensor {
     return size;
   }
 
-  /** @return true when this and {@code other} have equal shapes */
+  /**
+   * @param other another tensor
+   * @return true when this and {@code other} have equal shapes
+   */
   public boolean sameShape(Tensor other) {
     return Arrays.equals(shape, other.shape);
   }
