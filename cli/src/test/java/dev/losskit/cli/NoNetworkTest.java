@@ -25,6 +25,7 @@ class NoNetworkTest {
   @TempDir Path dir;
 
   /** Refuses and records connections and name lookups that leave the machine; allows everything else. */
+  @SuppressWarnings("removal") // the one JDK hook that sees every Java connection; this test runs on 17
   static final class Guard extends SecurityManager {
     final List<String> attempts = new CopyOnWriteArrayList<>();
 

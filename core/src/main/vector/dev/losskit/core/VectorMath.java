@@ -49,7 +49,7 @@ final class VectorMath {
     FloatVector rr = r.mul(r);
     FloatVector er = p.fma(rr, r).add(1f);
     // 2^n: n + 127 in the exponent field. n is in [-126, 0] here.
-    IntVector bits = (IntVector) t.reinterpretAsInts();
+    IntVector bits = t.reinterpretAsInts();
     FloatVector scale = bits.sub(ROUND_BITS - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     return er.mul(scale).blend(0f, under);
   }
