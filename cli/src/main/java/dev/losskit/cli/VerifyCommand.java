@@ -82,7 +82,7 @@ final class VerifyCommand implements Callable<Integer> {
     int failed = 0;
     int moreAccurate = 0;
     for (GoldenFile g : goldens) {
-      out.println(g.path() + ": " + g.cases().size() + " cases"
+      out.println(g.path() + ": " + g.cases().size() + (g.cases().size() == 1 ? " case" : " cases")
           + (g.producer() == null ? "" : " (producer: " + g.producer() + ")"));
       for (GoldenCase c : g.cases()) {
         CaseOutcome o = verifier.check(c);
