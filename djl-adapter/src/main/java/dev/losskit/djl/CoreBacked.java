@@ -9,7 +9,6 @@ import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 
 /**
  * The core-backed path: the core computes the loss \( L \) and its gradient \( G \) on the CPU, and DJL receives
@@ -17,7 +16,8 @@ import java.util.Arrays;
  * its gradient with respect to the predictions \( p \) is exactly \( G \). For {@code none} the sum runs over the
  * class axis only: each position's loss depends on its own row alone.
  *
- * <p>The predictions are read in place where DJL allows it ({@code toByteBuffer(true)}). A channels-last input {@code (N, d..., C)} is read as
+ * <p>The predictions are read in place where DJL allows it ({@code toByteBuffer(true)}), and the gradient is written
+ * into a direct buffer that the engine wraps without a copy. A channels-last input {@code (N, d..., C)} is read as
  * {@code (N·d..., C)}, which is the same memory, so it needs no transpose.
  */
 final class CoreBacked {
@@ -54,45 +54,26 @@ final class CoreBacked {
     NDManager m = pred.getManager();
     ai.djl.ndarray.types.DataType engineType = pType == DType.FLOAT32 ? ai.djl.ndarray.types.DataType.FLOAT32
         : ai.djl.ndarray.types.DataType.FLOAT64;
-    LossResult r;
-    NDArray g;
-    // Best: the core writes the gradient into this thread's warm buffer, which the engine then wraps without a
-    // copy. Fresh memory costs a page fault per 4 KiB on first touch, which at N·C = 1.3e8 floats can cost more
-    // than the whole kernel. The buffer is reused only once the array that wrapped it last has been closed (as
-    // DJL closes a batch's arrays after the step), so two losses alive in one graph never share it.
-    ByteBuffer warm = WARM.get().claim((long) size * (pType == DType.FLOAT32 ? 4 : 8));
-    if (warm != null) {
-      r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, warm.asFloatBuffer())
-          : core.forwardBackward(input, target, null, warm.asDoubleBuffer());
-      g = m.create(warm, pred.getShape(), engineType);
-      WARM.get().owner = g;
-      return combine(loss, core, pred, g, r, pShape, classes, channelsLast, m);
+    // The core writes the gradient into a direct buffer, which the engine wraps without a copy (PyTorch on the
+    // CPU does; an engine that copies it instead is still correct). The buffer is this thread's warm one when it
+    // is free: fresh memory costs a page fault per 4 KiB on first touch, which at N·C = 1.3e8 floats can cost more
+    // than the whole kernel. It is free once the array that wrapped it last has been closed (as DJL closes a
+    // batch's arrays after the step), so two losses alive in one graph never share it; the second gets a fresh one.
+    long bytes = (long) size * (pType == DType.FLOAT32 ? 4 : 8);
+    if (bytes > Integer.MAX_VALUE) {
+      return null; // beyond one NIO buffer: the engine path computes it
     }
-    // Next best: straight into a fresh engine tensor's memory, with no copy at all.
-    NDArray empty = m.create(pred.getShape(), engineType);
-    ByteBuffer memory = EngineMemory.writable(empty);
-    if (memory != null) {
-      g = empty;
-      r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, memory.asFloatBuffer())
-          : core.forwardBackward(input, target, null, memory.asDoubleBuffer());
-    } else {
-      empty.close();
-      // Otherwise: into a buffer this thread reuses, then into the engine in one bulk copy. DJL copies a heap
-      // buffer element by element (1.6 s at 131M floats) but a direct one in bulk. The direct buffer is fresh every
-      // call: the engine may keep it, and the graph holds G until backward.
-      if (pType == DType.FLOAT32) {
-        float[] buffer = FLOATS.get().take(size);
-        r = core.forwardBackward(input, target, null, buffer);
-        ByteBuffer direct = ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder());
-        direct.asFloatBuffer().put(buffer, 0, size);
-        g = m.create(direct, pred.getShape(), engineType);
-      } else {
-        double[] buffer = new double[size];
-        r = core.forwardBackward(input, target, null, buffer);
-        ByteBuffer direct = ByteBuffer.allocateDirect(8 * size).order(ByteOrder.nativeOrder());
-        direct.asDoubleBuffer().put(buffer);
-        g = m.create(direct, pred.getShape(), engineType);
-      }
+    WarmSlot slot = WARM.get();
+    ByteBuffer buffer = slot.claim((int) bytes);
+    boolean warm = buffer != null;
+    if (!warm) {
+      buffer = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    }
+    LossResult r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, buffer.asFloatBuffer())
+        : core.forwardBackward(input, target, null, buffer.asDoubleBuffer());
+    NDArray g = m.create(buffer, pred.getShape(), engineType);
+    if (warm) {
+      slot.owner = g;
     }
     return combine(loss, core, pred, g, r, pShape, classes, channelsLast, m);
   }
@@ -141,36 +122,17 @@ final class CoreBacked {
     NDArray owner;
 
     /** @return the buffer, cleared, when no open array uses it (a new one if the size changed); else null */
-    ByteBuffer claim(long bytes) {
+    ByteBuffer claim(int bytes) {
       if (owner != null && !owner.isReleased()) {
         return null;
       }
       owner = null;
-      if (bytes > Integer.MAX_VALUE) {
-        return null;
-      }
       ByteBuffer b = ref.get();
       if (b == null || b.capacity() != bytes) {
-        b = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        b = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
         ref = new java.lang.ref.SoftReference<>(b);
       }
       return b.duplicate().clear().order(ByteOrder.nativeOrder());
-    }
-  }
-
-  /** A float buffer per thread, kept softly, so repeated training steps do not allocate and zero N·C floats. */
-  private static final ThreadLocal<FloatCache> FLOATS = ThreadLocal.withInitial(FloatCache::new);
-
-  private static final class FloatCache {
-    private java.lang.ref.SoftReference<float[]> ref = new java.lang.ref.SoftReference<>(null);
-
-    float[] take(int size) {
-      float[] b = ref.get();
-      if (b == null || b.length != size) {
-        b = new float[size];
-        ref = new java.lang.ref.SoftReference<>(b);
-      }
-      return b;
     }
   }
 
