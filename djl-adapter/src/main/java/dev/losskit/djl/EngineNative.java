@@ -95,14 +95,14 @@ final class EngineNative {
     }
     switch (reduction) {
       case NONE:
-        return eps > 0 ? nll.mul(scalar(nll, 1 - eps)).add(smooth.mul(scalar(nll, eps / c))) : nll;
+        return eps > 0 ? nll.mul(constant(nll, 1 - eps)).add(smooth.mul(constant(nll, eps / c))) : nll;
       case SUM:
         return eps > 0
-            ? nll.sum().mul(scalar(nll, 1 - eps)).add(smooth.sum().mul(scalar(nll, eps / c))) : nll.sum();
+            ? nll.sum().mul(constant(nll, 1 - eps)).add(smooth.sum().mul(constant(nll, eps / c))) : nll.sum();
       case MEAN:
         return eps > 0
-            ? nll.sum().div(weightSum).mul(scalar(nll, 1 - eps))
-                .add(smooth.sum().div(weightSum).mul(scalar(nll, eps / c)))
+            ? nll.sum().div(weightSum).mul(constant(nll, 1 - eps))
+                .add(smooth.sum().div(weightSum).mul(constant(nll, eps / c)))
             : nll.sum().div(weightSum);
       default:
         throw new AssertionError(reduction);
@@ -112,7 +112,7 @@ final class EngineNative {
   /** Class probabilities, as libtorch's {@code cross_entropy_loss_prob_target}: {@code mean} divides by N·d…. */
   private static NDArray probabilityLoss(NDArray logp, NDArray y, NDArray w, double eps, Reduction reduction,
       int c) {
-    NDArray target = eps > 0 ? y.mul(scalar(y, 1 - eps)).add(scalar(y, eps / c)) : y;
+    NDArray target = eps > 0 ? y.mul(constant(y, 1 - eps)).add(constant(y, eps / c)) : y;
     NDArray term = logp.mul(target);
     if (w != null) {
       term = term.mul(broadcastClass(w, logp));
@@ -123,7 +123,7 @@ final class EngineNative {
       case SUM:
         return term.sum().neg();
       case MEAN:
-        return term.sum().neg().div(c == 0 ? 0 : logp.size() / c);
+        return term.sum().neg().div(constant(term, c == 0 ? 0 : logp.size() / c));
       default:
         throw new AssertionError(reduction);
     }
@@ -153,18 +153,25 @@ final class EngineNative {
       case SUM:
         return l.sum();
       case MEAN:
-        return l.sum().div(pred.size());
+        return l.sum().div(constant(l, pred.size()));
       default:
         throw new AssertionError(core.reduction());
     }
   }
 
   /**
-   * A scalar in {@code like}'s precision: a Java double would become a float64 0-dim tensor, which promotes a
-   * reduced (0-dim) float32 loss to float64.
+   * A 0-dim constant in {@code like}'s dtype, in the engine's own memory. Two reasons. A Java double would become a
+   * float64 0-dim tensor, which promotes a reduced (0-dim) float32 loss to float64. And the graph keeps the factor of
+   * a product and the divisor of a quotient for the backward: DJL's {@code mul(Number)} wraps a Java direct buffer
+   * and closes it as soon as the forward has run, so the JVM may free and reuse that memory before the backward reads
+   * it (the cause of a garbage gradient once seen in {@code losskit conform}). A copy made by the engine belongs to
+   * the graph for as long as the graph needs it.
    */
-  private static Number scalar(NDArray like, double v) {
-    return like.getDataType() == DataType.FLOAT32 ? (Number) (float) v : (Number) v;
+  private static NDArray constant(NDArray like, double v) {
+    NDManager m = like.getManager();
+    try (NDArray javaBacked = like.getDataType() == DataType.FLOAT32 ? m.create((float) v) : m.create(v)) {
+      return javaBacked.duplicate();
+    }
   }
 
   /** A (C) weight shaped (1, C, 1, ...) to broadcast along axis 1 of {@code like}. */
@@ -175,20 +182,20 @@ final class EngineNative {
     return w.reshape(new Shape(shape));
   }
 
-  /** Class weights in the predictions' dtype, rounded as PyTorch holds a float32 loss's weight. */
+  /**
+   * Class weights in the predictions' dtype, rounded as PyTorch holds a float32 loss's weight, in the engine's own
+   * memory: the graph keeps them for the backward (see {@link #constant}).
+   */
   private static NDArray vector(NDManager m, double[] w, DType dtype) {
-    if (dtype == DType.FLOAT32) {
-      float[] f = new float[w.length];
-      for (int i = 0; i < f.length; i++) {
-        f[i] = (float) w[i];
-      }
-      return m.create(f);
-    }
-    return m.create(w.clone());
+    return tensor(m, Tensor.of(w.clone(), new int[] {w.length}), dtype);
   }
 
+  /** A weight tensor in the predictions' dtype, in the engine's own memory (see {@link #constant}). */
   private static NDArray tensor(NDManager m, Tensor t, DType dtype) {
     Shape shape = new Shape(Arrays.stream(t.shape()).asLongStream().toArray());
-    return dtype == DType.FLOAT32 ? m.create(t.toFloatArray(), shape) : m.create(t.toDoubleArray(), shape);
+    try (NDArray javaBacked = dtype == DType.FLOAT32 ? m.create(t.toFloatArray(), shape)
+        : m.create(t.toDoubleArray(), shape)) {
+      return javaBacked.duplicate();
+    }
   }
 }
