@@ -55,10 +55,12 @@ final class DjlBackend implements Backend {
       pred.setRequiresGradient(true);
       NDArray label = TorchOracle.array(m, c.target());
       NDArray value;
-      try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-        value = loss.evaluate(new NDList(label), new NDList(pred));
-        NDArray upstream = c.gradOutput() != null ? TorchOracle.array(m, c.gradOutput()) : value.onesLike();
-        collector.backward(value.mul(upstream).sum());
+      synchronized (TorchOracle.COLLECTOR) {
+        try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+          value = loss.evaluate(new NDList(label), new NDList(pred));
+          NDArray upstream = c.gradOutput() != null ? TorchOracle.array(m, c.gradOutput()) : value.onesLike();
+          collector.backward(value.mul(upstream).sum());
+        }
       }
       return new Outcome(TorchOracle.tensor(value), TorchOracle.tensor(pred.getGradient()), null);
     } catch (IllegalArgumentException e) {

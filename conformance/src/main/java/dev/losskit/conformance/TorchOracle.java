@@ -34,6 +34,12 @@ import java.util.Arrays;
 public final class TorchOracle implements AutoCloseable {
   private static final String RESOURCE = "/dev/losskit/conformance/torch_oracle.pt";
 
+  /**
+   * Held while a gradient collector is open. DJL's PyTorch engine allows one collector in the whole JVM at a time
+   * (a second one throws), so the oracle and the DJL backends take turns through this lock when threads share them.
+   */
+  static final Object COLLECTOR = new Object();
+
   private final Model model;
   private final PtSymbolBlock block;
   private final Engine engine;
@@ -137,8 +143,10 @@ public final class TorchOracle implements AutoCloseable {
     /** @return libtorch's loss and gradient, held by this call's arrays until it is closed */
     @SuppressWarnings("try") // the collector only needs to be open while the method runs
     NDList forward() {
-      try (GradientCollector ignored = engine.newGradientCollector()) {
-        return IValueUtils.forward(block, inputs, true);
+      synchronized (COLLECTOR) {
+        try (GradientCollector ignored = engine.newGradientCollector()) {
+          return IValueUtils.forward(block, inputs, true);
+        }
       }
     }
 
