@@ -57,7 +57,7 @@ public final class Bench {
    */
   public record Result(String workload, int n, int c, String dtype, String impl, int threads, double medianS,
       Long peakExtraBytes) {
-    /** @return elements (N·C) per second */
+    /** {@return elements (N·C) per second} */
     public double throughput() {
       return (double) n * c / medianS;
     }
@@ -69,6 +69,7 @@ public final class Bench {
    * @param memoryBandwidthGbs the measured memory bandwidth: bytes read plus written per second by a large copy
    * @param results the measurements
    * @param machine the machine, in one line
+   * @param floors the measured costs of the steps no implementation can avoid, at the size of the targets
    */
   public record Report(double memoryBandwidthGbs, List<Result> results, String machine, List<Floor> floors) {}
 

@@ -15,6 +15,8 @@ public final class BenchReport {
   private BenchReport() {}
 
   /**
+   * Formats a bench run's measurements as the console table.
+   *
    * @param r a bench run
    * @return its measurements as a table
    */
@@ -38,6 +40,8 @@ public final class BenchReport {
   }
 
   /**
+   * Judges a bench run against the performance targets.
+   *
    * @param r a bench run
    * @return the performance targets at N×32000 (the first cross-entropy size), each with its measured value, and
    *     for a missed one the measured floor that bounds it
@@ -105,6 +109,8 @@ public final class BenchReport {
   }
 
   /**
+   * Draws a bench run's throughput chart.
+   *
    * @param r a bench run
    * @return an SVG chart of cross-entropy forward+backward throughput against C, one line per implementation
    */

@@ -43,6 +43,9 @@ public class KernelBenchmarks {
   CrossEntropyLoss ce;
   BceWithLogitsLoss bce;
 
+  /** Creates the benchmark state; JMH calls this, then {@link #setup}. */
+  public KernelBenchmarks() {}
+
   /** Makes the inputs: Gaussian logits, random class indices, and BCE targets in [0, 1). */
   @Setup
   public void setup() {

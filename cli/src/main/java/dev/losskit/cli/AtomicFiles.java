@@ -21,6 +21,8 @@ public final class AtomicFiles {
   @FunctionalInterface
   public interface Content {
     /**
+     * Writes the content.
+     *
      * @param out where to write; closed by the caller
      * @throws IOException when writing fails
      */

@@ -27,6 +27,9 @@ public final class Main implements Runnable {
 
   @Spec CommandSpec spec;
 
+  /** Creates the top-level command; {@link #run(String[], PrintStream, PrintStream)} runs it. */
+  public Main() {}
+
   @Override
   public void run() {
     throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: conform, verify, export, attach, bench or example");

@@ -7,13 +7,15 @@ import dev.losskit.core.Reference;
  * combination; one that cannot express a combination says why in {@link #skipReason}.
  */
 public interface Backend {
-  /** @return the backend's name, e.g. {@code core} */
+  /** {@return the backend's name, e.g. {@code core}} */
   String name();
 
-  /** @return one line on what this backend runs */
+  /** {@return one line on what this backend runs} */
   String description();
 
   /**
+   * Tells why this backend cannot run a loss call; by default it runs every call.
+   *
    * @param c a loss call
    * @return why this backend cannot run it, or null when it can
    */

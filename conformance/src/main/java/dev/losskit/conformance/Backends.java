@@ -8,18 +8,20 @@ import java.util.stream.Collectors;
 public final class Backends {
   private Backends() {}
 
-  /** @return every available backend, in report order */
+  /** {@return every available backend, in report order} */
   public static List<Backend> all() {
     return List.of(Backend.CORE, Backend.CORE_REFERENCE, DjlBackend.CORE, DjlBackend.ENGINE, OnnxBackend.OP,
         OnnxBackend.PRIMITIVES);
   }
 
-  /** @return the names of every available backend */
+  /** {@return the names of every available backend} */
   public static List<String> names() {
     return all().stream().map(Backend::name).collect(Collectors.toList());
   }
 
   /**
+   * Looks backends up by name.
+   *
    * @param names backend names
    * @return those backends, in the given order
    * @throws IllegalArgumentException naming the first unknown name and listing the valid ones

@@ -11,7 +11,7 @@ package dev.losskit.conformance;
  */
 public record CaseOutcome(String id, boolean passed, Comparison loss, Comparison grad, String message) {
 
-  /** @return {@code pass} or {@code fail} */
+  /** {@return {@code pass} or {@code fail}} */
   public String status() {
     return passed ? "pass" : "fail";
   }

@@ -38,7 +38,7 @@ public record CaseResult(
     Double libtorchErrorVsFloat64,
     String reason) {
 
-  /** @return true unless the backend failed */
+  /** {@return true unless the backend failed} */
   public boolean ok() {
     return !status.equals("fail");
   }

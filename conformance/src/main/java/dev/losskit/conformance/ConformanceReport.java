@@ -38,7 +38,7 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
    */
   public record Row(String loss, String backend, int combinations, int passed, int failed, int skipped) {}
 
-  /** @return one row per loss and backend, in order of appearance */
+  /** {@return one row per loss and backend, in order of appearance} */
   public List<Row> summary() {
     Map<String, int[]> counts = new LinkedHashMap<>();
     for (CaseResult r : results) {
@@ -54,29 +54,29 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
     return rows;
   }
 
-  /** @return the number of results that failed */
+  /** {@return the number of results that failed} */
   public long failures() {
     return results.stream().filter(r -> !r.ok()).count();
   }
 
-  /** @return the distinct combinations run */
+  /** {@return the distinct combinations run} */
   public long combinations() {
     return results.stream().map(CaseResult::combination).distinct().count();
   }
 
-  /** @return the distinct combinations libtorch accepted */
+  /** {@return the distinct combinations libtorch accepted} */
   public long validCombinations() {
     return results.stream().filter(CaseResult::valid).map(CaseResult::combination).distinct().count();
   }
 
-  /** @return the backends, in order of appearance */
+  /** {@return the backends, in order of appearance} */
   public List<String> backends() {
     Set<String> s = new LinkedHashSet<>();
     results.forEach(r -> s.add(r.backend()));
     return new ArrayList<>(s);
   }
 
-  /** @return the summary table, as the console shows it */
+  /** {@return the summary table, as the console shows it} */
   public String table() {
     StringWriter sw = new StringWriter();
     PrintWriter out = new PrintWriter(sw);

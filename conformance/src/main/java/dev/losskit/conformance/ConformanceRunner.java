@@ -17,6 +17,8 @@ public final class ConformanceRunner {
   @FunctionalInterface
   public interface Progress {
     /**
+     * Reports progress through the combinations.
+     *
      * @param done combinations finished
      * @param total combinations in all
      */

@@ -16,12 +16,12 @@ import dev.losskit.core.Tensor;
 public record GoldenCase(
     String id, LossCase call, Tensor expectedLoss, Tensor expectedGrad, Tensor oracleLoss, Tensor oracleGrad) {
 
-  /** @return true when PyTorch rejected the input, so the core must reject it too */
+  /** {@return true when PyTorch rejected the input, so the core must reject it too} */
   public boolean expectsError() {
     return expectedLoss == null;
   }
 
-  /** @return the input's dtype */
+  /** {@return the input's dtype} */
   public DType dtype() {
     return call.dtype();
   }

@@ -4,7 +4,11 @@ package dev.losskit.conformance;
 public final class GoldenFormatException extends Exception {
   private static final long serialVersionUID = 1L;
 
-  /** @param message one line naming the file, and the case where there is one */
+  /**
+   * Reports a golden file that cannot be read.
+   *
+   * @param message one line naming the file, and the case where there is one
+   */
   public GoldenFormatException(String message) {
     super(message);
   }

@@ -15,6 +15,8 @@ public final class GoldenVerifier {
   private final Double atol;
 
   /**
+   * Creates a verifier whose tolerances, where given, replace PyTorch's defaults.
+   *
    * @param rtol a relative tolerance for every case, or null for PyTorch's default per dtype
    * @param atol an absolute tolerance for every case, or null for PyTorch's default per dtype
    */
@@ -23,12 +25,14 @@ public final class GoldenVerifier {
     this.atol = atol;
   }
 
-  /** @return a verifier with PyTorch's default tolerances */
+  /** {@return a verifier with PyTorch's default tolerances} */
   public static GoldenVerifier withDefaults() {
     return new GoldenVerifier(null, null);
   }
 
   /**
+   * Picks a case's tolerance: PyTorch's default for its dtype, with this verifier's overrides.
+   *
    * @param c the case
    * @return its tolerance
    */

@@ -35,17 +35,17 @@ public final class Matrix {
    * @param call the loss call
    */
   public record Combination(String id, Map<String, String> axes, LossCase call) {
-    /** @return the loss's name */
+    /** {@return the loss's name} */
     public String loss() {
       return call.loss();
     }
 
-    /** @return the dtype */
+    /** {@return the dtype} */
     public DType dtype() {
       return call.dtype();
     }
 
-    /** @return true for the representative third that {@code --quick} runs */
+    /** {@return true for the representative third that {@code --quick} runs} */
     public boolean quick() {
       return Math.floorMod(id.hashCode(), 3) == 0;
     }
@@ -72,7 +72,7 @@ public final class Matrix {
   static final List<int[]> BCE_SHAPES = List.of(new int[] {5}, new int[] {3, 4}, new int[] {2, 3, 2, 2});
   static final List<Boolean> SOFT_TARGETS = List.of(false, true);
 
-  /** @return every combination: the axis products, then the edge cases, then the rejected inputs */
+  /** {@return every combination: the axis products, then the edge cases, then the rejected inputs} */
   public static List<Combination> all() {
     List<Combination> out = new ArrayList<>();
     crossEntropy(out);
@@ -84,6 +84,8 @@ public final class Matrix {
   }
 
   /**
+   * Selects the combinations of the given losses, and only the representative third when {@code quick}.
+   *
    * @param combos combinations
    * @param losses loss names to keep, or null for all
    * @param quick whether to keep only the representative third

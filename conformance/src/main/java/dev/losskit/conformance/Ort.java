@@ -18,7 +18,7 @@ import ai.onnxruntime.OrtSession;
 public final class Ort {
   private Ort() {}
 
-  /** @return the process's ONNX Runtime environment, with telemetry events disabled */
+  /** {@return the process's ONNX Runtime environment, with telemetry events disabled} */
   public static OrtEnvironment environment() {
     OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "losskit");
     try {
@@ -29,7 +29,7 @@ public final class Ort {
     return env;
   }
 
-  /** @return session options that log only fatal errors */
+  /** {@return session options that log only fatal errors} */
   public static OrtSession.SessionOptions sessionOptions() {
     OrtSession.SessionOptions o = new OrtSession.SessionOptions();
     try {

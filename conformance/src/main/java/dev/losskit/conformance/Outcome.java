@@ -13,6 +13,8 @@ import dev.losskit.core.Tensor;
 public record Outcome(Tensor loss, Tensor grad, String error) {
 
   /**
+   * Wraps what a backend computed.
+   *
    * @param r the loss and gradient a backend computed
    * @return an outcome holding them
    */
@@ -21,6 +23,8 @@ public record Outcome(Tensor loss, Tensor grad, String error) {
   }
 
   /**
+   * Records that a backend rejected the input.
+   *
    * @param message why the backend rejected the input
    * @return an outcome holding the error
    */
@@ -42,7 +46,7 @@ public record Outcome(Tensor loss, Tensor grad, String error) {
     }
   }
 
-  /** @return true when the call was rejected */
+  /** {@return true when the call was rejected} */
   public boolean failed() {
     return error != null;
   }

@@ -16,6 +16,8 @@ public record Tolerance(double rtol, double atol) {
   public static final Tolerance FLOAT64 = new Tolerance(1e-7, 1e-7);
 
   /**
+   * Looks up PyTorch's default tolerance for a dtype.
+   *
    * @param dtype a floating dtype
    * @return PyTorch's default tolerance for it
    */
@@ -24,6 +26,8 @@ public record Tolerance(double rtol, double atol) {
   }
 
   /**
+   * Replaces parts of this tolerance.
+   *
    * @param rtol a relative tolerance, or null to keep this one's
    * @param atol an absolute tolerance, or null to keep this one's
    * @return this tolerance with the given parts replaced

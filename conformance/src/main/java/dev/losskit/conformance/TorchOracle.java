@@ -76,7 +76,7 @@ public final class TorchOracle implements AutoCloseable {
     return new TorchOracle(model, dir);
   }
 
-  /** @return the version of the libtorch that runs the losses, e.g. {@code 2.7.1} */
+  /** {@return the version of the libtorch that runs the losses, e.g. {@code 2.7.1}} */
   public String libtorchVersion() {
     return engine.getVersion();
   }
@@ -140,7 +140,7 @@ public final class TorchOracle implements AutoCloseable {
       }
     }
 
-    /** @return libtorch's loss and gradient, held by this call's arrays until it is closed */
+    /** {@return libtorch's loss and gradient, held by this call's arrays until it is closed} */
     @SuppressWarnings("try") // the collector only needs to be open while the method runs
     NDList forward() {
       synchronized (COLLECTOR) {

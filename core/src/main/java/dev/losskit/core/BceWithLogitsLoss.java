@@ -28,17 +28,17 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     this.posWeight = b.posWeight;
   }
 
-  /** @return a loss with PyTorch's defaults: {@code mean}, no weight, no posWeight */
+  /** {@return a loss with PyTorch's defaults: {@code mean}, no weight, no posWeight} */
   public static BceWithLogitsLoss create() {
     return builder().build();
   }
 
-  /** @return a builder starting from PyTorch's defaults */
+  /** {@return a builder starting from PyTorch's defaults} */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** @return a builder holding this loss's options */
+  /** {@return a builder holding this loss's options} */
   public Builder toBuilder() {
     Builder b = new Builder().reduction(reduction());
     b.weight = weight;
@@ -46,12 +46,12 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     return b;
   }
 
-  /** @return a float64 copy of the weight, or null when there is none */
+  /** {@return a float64 copy of the weight, or null when there is none} */
   public Tensor weight() {
     return weight == null ? null : weight.toTensor();
   }
 
-  /** @return a float64 copy of the positive-class weight, or null when there is none */
+  /** {@return a float64 copy of the positive-class weight, or null when there is none} */
   public Tensor posWeight() {
     return posWeight == null ? null : posWeight.toTensor();
   }
@@ -128,6 +128,8 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     private Builder() {}
 
     /**
+     * Sets the reduction.
+     *
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
      * @return this builder
      */
@@ -140,6 +142,8 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the rescaling weight.
+     *
      * @param weight a rescaling weight broadcastable to the input (copied), or null for none; default none
      * @return this builder
      */
@@ -149,6 +153,8 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the rescaling weight as a vector along the input's last dimension.
+     *
      * @param weight a 1-D weight, broadcast along the input's last dimension, or null for none
      * @return this builder
      */
@@ -157,6 +163,8 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the weight of positive examples.
+     *
      * @param posWeight the weight of positive examples, broadcastable to the input (copied), or null; default none
      * @return this builder
      */
@@ -166,6 +174,8 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the weight of positive examples as a vector along the input's last dimension.
+     *
      * @param posWeight a 1-D weight of positive examples, one per entry of the input's last dimension, or null
      * @return this builder
      */
@@ -173,7 +183,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
       return posWeight(posWeight == null ? null : Tensor.of(posWeight.clone(), posWeight.length));
     }
 
-    /** @return the loss */
+    /** {@return the loss} */
     public BceWithLogitsLoss build() {
       return new BceWithLogitsLoss(this);
     }

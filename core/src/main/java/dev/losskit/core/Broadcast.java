@@ -67,7 +67,11 @@ final class Broadcast {
     return map;
   }
 
-  /** @throws IllegalArgumentException naming both shapes when the operand does not broadcast to the input */
+  /**
+   * Checks that this operand broadcasts to the input's shape {@code target}.
+   *
+   * @throws IllegalArgumentException naming both shapes when the operand does not broadcast to the input
+   */
   void check(int[] target, String loss, String what) {
     int r = target.length;
     int m = shape.length;

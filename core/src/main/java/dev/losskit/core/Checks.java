@@ -17,7 +17,7 @@ final class Checks {
     }
   }
 
-  /** @return the multi-index of flat index {@code i} in {@code shape}, e.g. {@code [1, 2]} */
+  /** {@return the multi-index of flat index {@code i} in {@code shape}, e.g. {@code [1, 2]}} */
   static String position(int[] shape, int i) {
     int[] idx = new int[shape.length];
     int rest = i;

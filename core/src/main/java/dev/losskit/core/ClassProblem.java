@@ -46,7 +46,7 @@ final class ClassProblem {
     return out;
   }
 
-  /** @return the number of positions, {@code batch × inner} */
+  /** {@return the number of positions, {@code batch × inner}} */
   int positions() {
     return batch * inner;
   }
@@ -61,6 +61,8 @@ final class ClassProblem {
   record Targets(int[] index, double weightSum) {}
 
   /**
+   * Reads the class-index targets, with -1 at the ignored positions.
+   *
    * @param ignoreIndex the ignored class index
    * @param w the per-class weights, or null for ones
    * @return the targets and their weight sum
@@ -79,7 +81,7 @@ final class ClassProblem {
     return new Targets(index, weightSum);
   }
 
-  /** @return the flat index of class {@code c} at position {@code p} */
+  /** {@return the flat index of class {@code c} at position {@code p}} */
   int at(int p, int c) {
     int n = p / inner;
     int s = p - n * inner;

@@ -39,34 +39,34 @@ public final class CrossEntropyLoss extends AbstractLoss {
     this.labelSmoothing = Checks.labelSmoothing(b.labelSmoothing);
   }
 
-  /** @return a loss with PyTorch's defaults: {@code mean}, no weight, ignoreIndex -100, no smoothing */
+  /** {@return a loss with PyTorch's defaults: {@code mean}, no weight, ignoreIndex -100, no smoothing} */
   public static CrossEntropyLoss create() {
     return builder().build();
   }
 
-  /** @return a builder starting from PyTorch's defaults */
+  /** {@return a builder starting from PyTorch's defaults} */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** @return a builder holding this loss's options */
+  /** {@return a builder holding this loss's options} */
   public Builder toBuilder() {
     Builder b = new Builder().reduction(reduction()).ignoreIndex(ignoreIndex).labelSmoothing(labelSmoothing);
     b.weight = weight;
     return b;
   }
 
-  /** @return a copy of the per-class weights, or null when there are none */
+  /** {@return a copy of the per-class weights, or null when there are none} */
   public double[] weight() {
     return weight == null ? null : weight.clone();
   }
 
-  /** @return the class index whose positions are ignored (default -100) */
+  /** {@return the class index whose positions are ignored (default -100)} */
   public long ignoreIndex() {
     return ignoreIndex;
   }
 
-  /** @return the label smoothing \( \varepsilon \in [0, 1] \) (default 0) */
+  /** {@return the label smoothing \( \varepsilon \in [0, 1] \) (default 0)} */
   public double labelSmoothing() {
     return labelSmoothing;
   }
@@ -128,6 +128,8 @@ public final class CrossEntropyLoss extends AbstractLoss {
     private Builder() {}
 
     /**
+     * Sets the reduction.
+     *
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
      * @return this builder
      */
@@ -140,6 +142,8 @@ public final class CrossEntropyLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the per-class weights.
+     *
      * @param weight one weight per class (copied), or null for none; default none
      * @return this builder
      */
@@ -149,6 +153,8 @@ public final class CrossEntropyLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the per-class weights from a tensor.
+     *
      * @param weight a 1-D floating tensor with one weight per class (copied), or null for none
      * @return this builder
      */
@@ -158,6 +164,8 @@ public final class CrossEntropyLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the class index whose positions are ignored.
+     *
      * @param ignoreIndex a class index whose positions contribute nothing; default -100
      * @return this builder
      */
@@ -167,6 +175,8 @@ public final class CrossEntropyLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the label smoothing.
+     *
      * @param labelSmoothing \( \varepsilon \) in [0, 1]; default 0
      * @return this builder
      * @throws IllegalArgumentException when it is outside [0, 1] or NaN
@@ -176,7 +186,7 @@ public final class CrossEntropyLoss extends AbstractLoss {
       return this;
     }
 
-    /** @return the loss */
+    /** {@return the loss} */
     public CrossEntropyLoss build() {
       return new CrossEntropyLoss(this);
     }

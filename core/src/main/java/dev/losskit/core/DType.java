@@ -21,17 +21,17 @@ public enum DType {
     this.byteSize = byteSize;
   }
 
-  /** @return true for {@link #FLOAT32} and {@link #FLOAT64} */
+  /** {@return true for {@link #FLOAT32} and {@link #FLOAT64}} */
   public boolean isFloating() {
     return floating;
   }
 
-  /** @return the size of one element in bytes */
+  /** {@return the size of one element in bytes} */
   public int byteSize() {
     return byteSize;
   }
 
-  /** @return PyTorch's name for this type without the {@code torch.} prefix, e.g. {@code float32} */
+  /** {@return PyTorch's name for this type without the {@code torch.} prefix, e.g. {@code float32}} */
   public String pytorchName() {
     return pytorchName;
   }

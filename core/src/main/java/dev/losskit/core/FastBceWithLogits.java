@@ -20,7 +20,7 @@ final class FastBceWithLogits {
     }
   }
 
-  /** @return the operand in a form this kernel reads, or null when its broadcast needs the reference kernel */
+  /** {@return the operand in a form this kernel reads, or null when its broadcast needs the reference kernel} */
   static Operand operand(Broadcast b, int[] shape, DType dtype) {
     int[] s = b.shape();
     int n = Tensor.checkedSize(shape);

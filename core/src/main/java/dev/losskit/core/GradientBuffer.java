@@ -26,13 +26,13 @@ final class GradientBuffer {
     BUFFER.remove();
   }
 
-  /** @return the caller's float buffer of this length, or a new array */
+  /** {@return the caller's float buffer of this length, or a new array} */
   static float[] floats(int length) {
     Object b = BUFFER.get();
     return b instanceof float[] && ((float[]) b).length == length ? (float[]) b : new float[length];
   }
 
-  /** @return the caller's double buffer of this length, or a new array */
+  /** {@return the caller's double buffer of this length, or a new array} */
   static double[] doubles(int length) {
     Object b = BUFFER.get();
     return b instanceof double[] && ((double[]) b).length == length ? (double[]) b : new double[length];
@@ -53,7 +53,7 @@ final class GradientBuffer {
     return null;
   }
 
-  /** @return whether a kernel wrote the gradient into the caller's NIO buffer during this call */
+  /** {@return whether a kernel wrote the gradient into the caller's NIO buffer during this call} */
   static boolean sinkWritten() {
     return SINK_WRITTEN.get()[0];
   }

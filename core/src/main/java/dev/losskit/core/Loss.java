@@ -11,10 +11,10 @@ package dev.losskit.core;
  */
 public sealed interface Loss permits AbstractLoss {
 
-  /** @return PyTorch's functional name: {@code cross_entropy}, {@code nll_loss} or {@code bce_with_logits} */
+  /** {@return PyTorch's functional name: {@code cross_entropy}, {@code nll_loss} or {@code bce_with_logits}} */
   String name();
 
-  /** @return the reduction */
+  /** {@return the reduction} */
   Reduction reduction();
 
   /**

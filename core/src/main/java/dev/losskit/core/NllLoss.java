@@ -29,29 +29,29 @@ public final class NllLoss extends AbstractLoss {
     this.ignoreIndex = b.ignoreIndex;
   }
 
-  /** @return a loss with PyTorch's defaults: {@code mean}, no weight, ignoreIndex -100 */
+  /** {@return a loss with PyTorch's defaults: {@code mean}, no weight, ignoreIndex -100} */
   public static NllLoss create() {
     return builder().build();
   }
 
-  /** @return a builder starting from PyTorch's defaults */
+  /** {@return a builder starting from PyTorch's defaults} */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** @return a builder holding this loss's options */
+  /** {@return a builder holding this loss's options} */
   public Builder toBuilder() {
     Builder b = new Builder().reduction(reduction()).ignoreIndex(ignoreIndex);
     b.weight = weight;
     return b;
   }
 
-  /** @return a copy of the per-class weights, or null when there are none */
+  /** {@return a copy of the per-class weights, or null when there are none} */
   public double[] weight() {
     return weight == null ? null : weight.clone();
   }
 
-  /** @return the class index whose positions are ignored (default -100) */
+  /** {@return the class index whose positions are ignored (default -100)} */
   public long ignoreIndex() {
     return ignoreIndex;
   }
@@ -98,6 +98,8 @@ public final class NllLoss extends AbstractLoss {
     private Builder() {}
 
     /**
+     * Sets the reduction.
+     *
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
      * @return this builder
      */
@@ -110,6 +112,8 @@ public final class NllLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the per-class weights.
+     *
      * @param weight one weight per class (copied), or null for none; default none
      * @return this builder
      */
@@ -119,6 +123,8 @@ public final class NllLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the per-class weights from a tensor.
+     *
      * @param weight a 1-D floating tensor with one weight per class (copied), or null for none
      * @return this builder
      */
@@ -128,6 +134,8 @@ public final class NllLoss extends AbstractLoss {
     }
 
     /**
+     * Sets the class index whose positions are ignored.
+     *
      * @param ignoreIndex a class index whose positions contribute nothing; default -100
      * @return this builder
      */
@@ -136,7 +144,7 @@ public final class NllLoss extends AbstractLoss {
       return this;
     }
 
-    /** @return the loss */
+    /** {@return the loss} */
     public NllLoss build() {
       return new NllLoss(this);
     }

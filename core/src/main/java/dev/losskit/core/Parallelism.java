@@ -25,12 +25,14 @@ public final class Parallelism {
     }, null, false);
   }
 
-  /** @return the number of threads the fast kernels use */
+  /** {@return the number of threads the fast kernels use} */
   public static int get() {
     return pool.getParallelism();
   }
 
   /**
+   * Changes the number of threads the fast kernels use, for every loss.
+   *
    * @param threads the number of threads the fast kernels use, at least 1
    * @throws IllegalArgumentException when {@code threads} is below 1
    */

@@ -19,7 +19,7 @@ public enum Reduction {
     this.pytorchName = pytorchName;
   }
 
-  /** @return PyTorch's name: {@code none}, {@code mean} or {@code sum} */
+  /** {@return PyTorch's name: {@code none}, {@code mean} or {@code sum}} */
   public String pytorchName() {
     return pytorchName;
   }

@@ -277,22 +277,24 @@ public final class Tensor {
 
   // ---- accessors -------------------------------------------------------------------------------------------------
 
-  /** @return the element type */
+  /** {@return the element type} */
   public DType dtype() {
     return dtype;
   }
 
-  /** @return a copy of the shape */
+  /** {@return a copy of the shape} */
   public int[] shape() {
     return shape.clone();
   }
 
-  /** @return the number of dimensions; 0 for a scalar */
+  /** {@return the number of dimensions; 0 for a scalar} */
   public int dim() {
     return shape.length;
   }
 
   /**
+   * Gives the extent of one dimension.
+   *
    * @param d a dimension, negative counting from the end as in PyTorch
    * @return its extent
    */
@@ -300,12 +302,14 @@ public final class Tensor {
     return shape[d < 0 ? d + shape.length : d];
   }
 
-  /** @return the number of elements */
+  /** {@return the number of elements} */
   public int numel() {
     return size;
   }
 
   /**
+   * Compares this tensor's shape with another's.
+   *
    * @param other another tensor
    * @return true when this and {@code other} have equal shapes
    */
@@ -362,7 +366,7 @@ public final class Tensor {
     return i;
   }
 
-  /** @return a new array holding every element as a double */
+  /** {@return a new array holding every element as a double} */
   public double[] toDoubleArray() {
     double[] out = new double[size];
     for (int i = 0; i < size; i++) {
@@ -371,7 +375,7 @@ public final class Tensor {
     return out;
   }
 
-  /** @return a new array holding every element rounded to float */
+  /** {@return a new array holding every element rounded to float} */
   public float[] toFloatArray() {
     float[] out = new float[size];
     for (int i = 0; i < size; i++) {
@@ -380,22 +384,22 @@ public final class Tensor {
     return out;
   }
 
-  /** @return the backing float array of an array-backed float32 tensor, or null; element i is at offset() + i */
+  /** {@return the backing float array of an array-backed float32 tensor, or null; element i is at offset() + i} */
   float[] floatArray() {
     return store instanceof float[] ? (float[]) store : null;
   }
 
-  /** @return the backing float array when this view covers all of it from index 0, or null */
+  /** {@return the backing float array when this view covers all of it from index 0, or null} */
   float[] floatArrayOrNull() {
     return store instanceof float[] && offset == 0 && ((float[]) store).length == size ? (float[]) store : null;
   }
 
-  /** @return the backing double array when this view covers all of it from index 0, or null */
+  /** {@return the backing double array when this view covers all of it from index 0, or null} */
   double[] doubleArrayOrNull() {
     return store instanceof double[] && offset == 0 && ((double[]) store).length == size ? (double[]) store : null;
   }
 
-  /** @return where element 0 sits in the store */
+  /** {@return where element 0 sits in the store} */
   int offset() {
     return offset;
   }
@@ -423,8 +427,8 @@ public final class Tensor {
   }
 
   /**
-   * @return true when no element is NaN or infinite (integral tensors always are); reads the store in bulk, so it
-   *     costs one pass over the data
+   * {@return true when no element is NaN or infinite (integral tensors always are)} Reads the store in bulk, so it
+   * costs one pass over the data.
    */
   public boolean allFinite() {
     if (!dtype.isFloating()) {
@@ -464,7 +468,7 @@ public final class Tensor {
     return true;
   }
 
-  /** @return true when the store is a direct NIO buffer */
+  /** {@return true when the store is a direct NIO buffer} */
   public boolean isDirect() {
     return store instanceof Buffer && ((Buffer) store).isDirect();
   }

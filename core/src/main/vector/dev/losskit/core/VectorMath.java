@@ -29,6 +29,8 @@ final class VectorMath {
   private static final float EXP_MIN = -87.33654f;
 
   /**
+   * Computes \( e^x \) lane-wise, for lanes at most 0.
+   *
    * @param x lanes at most 0 (NaN propagates; larger values are not supported)
    * @return \( e^x \), 0 where \( x < -87.34 \)
    */
@@ -55,6 +57,8 @@ final class VectorMath {
   }
 
   /**
+   * Computes \( \log(1 + e) \) lane-wise, for lanes in [0, 1].
+   *
    * @param e lanes in [0, 1]
    * @return \( \log(1 + e) \), with full relative accuracy for tiny {@code e}
    */

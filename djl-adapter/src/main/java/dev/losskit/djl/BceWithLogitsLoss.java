@@ -22,7 +22,7 @@ public final class BceWithLogitsLoss extends TorchLoss {
     this.core = core;
   }
 
-  /** @return a builder with PyTorch's defaults and {@link Execution#AUTO} */
+  /** {@return a builder with PyTorch's defaults and {@link Execution#AUTO}} */
   public static Builder builder() {
     return new Builder();
   }
@@ -46,6 +46,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     private Builder() {}
 
     /**
+     * Sets the loss's name.
+     *
      * @param name the name DJL's metrics show; default {@code BCEWithLogitsLoss}
      * @return this builder
      */
@@ -55,6 +57,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
+     * Sets the reduction.
+     *
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
      * @return this builder
      */
@@ -64,6 +68,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
+     * Sets the rescaling weight.
+     *
      * @param weight a weight broadcastable to the predictions, or null; default none
      * @return this builder
      */
@@ -73,6 +79,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
+     * Sets the rescaling weight as a vector along the predictions' last dimension.
+     *
      * @param weight a weight along the predictions' last dimension, or null
      * @return this builder
      */
@@ -82,6 +90,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
+     * Sets the weight of positive examples.
+     *
      * @param posWeight the positive-class weight, broadcastable to the predictions, or null
      * @return this builder
      */
@@ -91,6 +101,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
+     * Sets the weight of positive examples as a vector along the predictions' last dimension.
+     *
      * @param posWeight the positive-class weight along the last dimension, or null
      * @return this builder
      */
@@ -100,6 +112,8 @@ public final class BceWithLogitsLoss extends TorchLoss {
     }
 
     /**
+     * Sets how the loss computes.
+     *
      * @param execution how to compute; default {@link Execution#AUTO}
      * @return this builder
      */
@@ -108,7 +122,7 @@ public final class BceWithLogitsLoss extends TorchLoss {
       return this;
     }
 
-    /** @return the loss */
+    /** {@return the loss} */
     public BceWithLogitsLoss build() {
       return new BceWithLogitsLoss(this);
     }

@@ -23,7 +23,7 @@ import java.nio.ByteOrder;
 final class CoreBacked {
   private CoreBacked() {}
 
-  /** @return the loss, or null when the predictions hold a non-finite value and the engine path must take over */
+  /** {@return the loss, or null when the predictions hold a non-finite value and the engine path must take over} */
   static NDArray evaluate(TorchLoss loss, NDArray pred, NDArray label) {
     dev.losskit.core.Loss core = loss.core();
     String name = core.name();
@@ -121,7 +121,7 @@ final class CoreBacked {
     private java.lang.ref.SoftReference<ByteBuffer> ref = new java.lang.ref.SoftReference<>(null);
     NDArray owner;
 
-    /** @return the buffer, cleared, when no open array uses it (a new one if the size changed); else null */
+    /** {@return the buffer, cleared, when no open array uses it (a new one if the size changed); else null} */
     ByteBuffer claim(int bytes) {
       if (owner != null && !owner.isReleased()) {
         return null;

@@ -24,7 +24,7 @@ public final class CrossEntropyLoss extends TorchLoss {
     this.core = core;
   }
 
-  /** @return a builder with PyTorch's defaults, class axis 1 and {@link Execution#AUTO} */
+  /** {@return a builder with PyTorch's defaults, class axis 1 and {@link Execution#AUTO}} */
   public static Builder builder() {
     return new Builder();
   }
@@ -49,6 +49,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     private Builder() {}
 
     /**
+     * Sets the loss's name.
+     *
      * @param name the name DJL's metrics show; default {@code CrossEntropyLoss}
      * @return this builder
      */
@@ -58,6 +60,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
+     * Sets the reduction.
+     *
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
      * @return this builder
      */
@@ -67,6 +71,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
+     * Sets the per-class weights.
+     *
      * @param weight one weight per class, or null for none; default none
      * @return this builder
      */
@@ -76,6 +82,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
+     * Sets the class index whose positions are ignored.
+     *
      * @param ignoreIndex a class index whose positions contribute nothing; default -100
      * @return this builder
      */
@@ -85,6 +93,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
+     * Sets the label smoothing.
+     *
      * @param labelSmoothing \( \varepsilon \in [0, 1] \); default 0
      * @return this builder
      */
@@ -94,6 +104,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
+     * Sets the axis that holds the classes.
+     *
      * @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last)
      * @return this builder
      */
@@ -103,6 +115,8 @@ public final class CrossEntropyLoss extends TorchLoss {
     }
 
     /**
+     * Sets how the loss computes.
+     *
      * @param execution how to compute; default {@link Execution#AUTO}
      * @return this builder
      */
@@ -111,7 +125,7 @@ public final class CrossEntropyLoss extends TorchLoss {
       return this;
     }
 
-    /** @return the loss */
+    /** {@return the loss} */
     public CrossEntropyLoss build() {
       return new CrossEntropyLoss(this);
     }

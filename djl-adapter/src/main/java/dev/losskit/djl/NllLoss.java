@@ -19,7 +19,7 @@ public final class NllLoss extends TorchLoss {
     this.core = core;
   }
 
-  /** @return a builder with PyTorch's defaults, class axis 1 and {@link Execution#AUTO} */
+  /** {@return a builder with PyTorch's defaults, class axis 1 and {@link Execution#AUTO}} */
   public static Builder builder() {
     return new Builder();
   }
@@ -44,6 +44,8 @@ public final class NllLoss extends TorchLoss {
     private Builder() {}
 
     /**
+     * Sets the loss's name.
+     *
      * @param name the name DJL's metrics show; default {@code NLLLoss}
      * @return this builder
      */
@@ -53,6 +55,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
+     * Sets the reduction.
+     *
      * @param reduction {@code NONE}, {@code MEAN} or {@code SUM}; default {@code MEAN}
      * @return this builder
      */
@@ -62,6 +66,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
+     * Sets the per-class weights.
+     *
      * @param weight one weight per class, or null for none; default none
      * @return this builder
      */
@@ -71,6 +77,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
+     * Sets the class index whose positions are ignored.
+     *
      * @param ignoreIndex a class index whose positions contribute nothing; default -100
      * @return this builder
      */
@@ -80,6 +88,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
+     * Sets the axis that holds the classes.
+     *
      * @param classAxis 1 (PyTorch's layout, the default) or -1 (channels-last)
      * @return this builder
      */
@@ -89,6 +99,8 @@ public final class NllLoss extends TorchLoss {
     }
 
     /**
+     * Sets how the loss computes.
+     *
      * @param execution how to compute; default {@link Execution#AUTO}
      * @return this builder
      */
@@ -97,7 +109,7 @@ public final class NllLoss extends TorchLoss {
       return this;
     }
 
-    /** @return the loss */
+    /** {@return the loss} */
     public NllLoss build() {
       return new NllLoss(this);
     }

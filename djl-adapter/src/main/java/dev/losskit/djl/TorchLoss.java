@@ -37,17 +37,17 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
     this.execution = execution;
   }
 
-  /** @return the core loss holding the options */
+  /** {@return the core loss holding the options} */
   public dev.losskit.core.Loss core() {
     return core;
   }
 
-  /** @return 1 for PyTorch's layout, -1 for channels-last */
+  /** {@return 1 for PyTorch's layout, -1 for channels-last} */
   public int classAxis() {
     return classAxis;
   }
 
-  /** @return how this loss computes */
+  /** {@return how this loss computes} */
   public Execution execution() {
     return execution;
   }

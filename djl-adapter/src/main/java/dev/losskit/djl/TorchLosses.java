@@ -7,12 +7,14 @@ package dev.losskit.djl;
 public final class TorchLosses {
   private TorchLosses() {}
 
-  /** @return {@code CrossEntropyLoss} with PyTorch's defaults: mean, no weight, ignore_index -100, no smoothing */
+  /** {@return {@code CrossEntropyLoss} with PyTorch's defaults: mean, no weight, ignore_index -100, no smoothing} */
   public static CrossEntropyLoss crossEntropy() {
     return CrossEntropyLoss.builder().build();
   }
 
   /**
+   * Creates a label-smoothed {@code CrossEntropyLoss}.
+   *
    * @param labelSmoothing \( \varepsilon \in [0, 1] \)
    * @return {@code CrossEntropyLoss} with label smoothing and PyTorch's other defaults
    */
@@ -21,6 +23,8 @@ public final class TorchLosses {
   }
 
   /**
+   * Creates a class-weighted, label-smoothed {@code CrossEntropyLoss}.
+   *
    * @param weight one weight per class
    * @param labelSmoothing \( \varepsilon \in [0, 1] \)
    * @return class-weighted, label-smoothed {@code CrossEntropyLoss}
@@ -29,17 +33,19 @@ public final class TorchLosses {
     return CrossEntropyLoss.builder().weight(weight).labelSmoothing(labelSmoothing).build();
   }
 
-  /** @return {@code NLLLoss} with PyTorch's defaults */
+  /** {@return {@code NLLLoss} with PyTorch's defaults} */
   public static NllLoss nllLoss() {
     return NllLoss.builder().build();
   }
 
-  /** @return {@code BCEWithLogitsLoss} with PyTorch's defaults */
+  /** {@return {@code BCEWithLogitsLoss} with PyTorch's defaults} */
   public static BceWithLogitsLoss bceWithLogits() {
     return BceWithLogitsLoss.builder().build();
   }
 
   /**
+   * Creates a {@code BCEWithLogitsLoss} with a positive-class weight.
+   *
    * @param posWeight the positive-class weight along the last dimension
    * @return {@code BCEWithLogitsLoss} with {@code pos_weight}
    */

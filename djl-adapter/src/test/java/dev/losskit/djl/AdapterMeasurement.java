@@ -21,6 +21,8 @@ public final class AdapterMeasurement {
   private AdapterMeasurement() {}
 
   /**
+   * Runs the measurement and prints each implementation's median time.
+   *
    * @param args optional N and C
    */
   public static void main(String[] args) {

@@ -105,6 +105,8 @@ public final class ImbalancedClassification {
   }
 
   /**
+   * Averages per-class recalls into the balanced accuracy.
+   *
    * @param recall per-class recalls
    * @return their mean (balanced accuracy)
    */

@@ -35,6 +35,8 @@ public final class MultiLabel {
   static final double[] THRESHOLDS = {0.25, 0.85, 1.45, 1.95};
 
   /**
+   * Trains the classifier without and with {@code pos_weight}, and measures both.
+   *
    * @param epochs training epochs
    * @param seed the seed
    * @return the measurements

@@ -37,6 +37,9 @@ public final class OnnxAttach {
   public record Result(float onnxLoss, double coreLoss, double gradientError, java.util.List<String> notes) {}
 
   /**
+   * Attaches the loss to the classifier, runs both in ONNX Runtime on a random batch, and compares the loss and
+   * gradient with the core's.
+   *
    * @param batch the batch size
    * @param seed the seed for the batch
    * @return the measurements

@@ -51,6 +51,8 @@ public final class SequenceTagging {
   static final int F = 6;
 
   /**
+   * Checks the loss and its gradient as the padding changes, then trains the channels-last tagger.
+   *
    * @param epochs training epochs for the tagger
    * @param seed the seed
    * @return the measurements

@@ -37,6 +37,8 @@ final class Graph {
   private int counter;
 
   /**
+   * Creates an empty graph whose generated names avoid {@code taken}.
+   *
    * @param prefix what every generated name starts with
    * @param dtype the loss's floating dtype
    * @param taken names already used (by a model the loss is attached to)
@@ -48,7 +50,7 @@ final class Graph {
     this.taken = new HashSet<>(taken);
   }
 
-  /** @return a fresh name, {@code prefix/hint_n} */
+  /** {@return a fresh name, {@code prefix/hint_n}} */
   String fresh(String hint) {
     String name;
     do {
@@ -170,7 +172,7 @@ final class Graph {
     return nodes;
   }
 
-  /** @return the initializers some node reads: a constant made for a path not taken is dropped */
+  /** {@return the initializers some node reads: a constant made for a path not taken is dropped} */
   List<TensorProto> initializers() {
     Set<String> used = new HashSet<>();
     nodes.forEach(n -> used.addAll(n.getInputList()));
@@ -191,7 +193,7 @@ final class Graph {
     return outputs;
   }
 
-  /** @return the graph, with its inputs, outputs, nodes and initializers */
+  /** {@return the graph, with its inputs, outputs, nodes and initializers} */
   GraphProto build(String name) {
     return GraphProto.newBuilder().setName(name).addAllInput(inputs).addAllOutput(outputs).addAllNode(nodes)
         .addAllInitializer(initializers()).build();

@@ -96,6 +96,8 @@ public final class OnnxLoss {
   }
 
   /**
+   * Starts an exporter of a loss.
+   *
    * @param loss the loss and its options
    * @return a builder with float32, rank 0, opset 17, {@link Lowering#AUTO} and no gradient output
    */
@@ -103,52 +105,52 @@ public final class OnnxLoss {
     return new Builder(loss);
   }
 
-  /** @return the loss and its options */
+  /** {@return the loss and its options} */
   public Loss loss() {
     return loss;
   }
 
-  /** @return whether targets are class probabilities */
+  /** {@return whether targets are class probabilities} */
   public boolean probabilities() {
     return probabilities;
   }
 
-  /** @return the dtype */
+  /** {@return the dtype} */
   public DType dtype() {
     return dtype;
   }
 
-  /** @return the number of dimensions after (N, C) (BCE: after N) */
+  /** {@return the number of dimensions after (N, C) (BCE: after N)} */
   public int rank() {
     return rank;
   }
 
-  /** @return the opset */
+  /** {@return the opset} */
   public int opset() {
     return opset;
   }
 
-  /** @return the requested lowering */
+  /** {@return the requested lowering} */
   public Lowering lowering() {
     return lowering;
   }
 
-  /** @return whether the gradient is an output */
+  /** {@return whether the gradient is an output} */
   public boolean withGradient() {
     return withGradient;
   }
 
-  /** @return true when ONNX's loss operator is exactly this loss: class indices without smoothing */
+  /** {@return true when ONNX's loss operator is exactly this loss: class indices without smoothing} */
   public boolean opIsExact() {
     return whyNotOp() == null;
   }
 
-  /** @return whether the op lowering is used */
+  /** {@return whether the op lowering is used} */
   public boolean usesOp() {
     return lowering != Lowering.PRIMITIVES && opIsExact();
   }
 
-  /** @return why the op lowering cannot express this loss, or null when it can */
+  /** {@return why the op lowering cannot express this loss, or null when it can} */
   public String whyNotOp() {
     if (loss instanceof BceWithLogitsLoss) {
       return "bce_with_logits (ONNX has no such operator)";
@@ -163,6 +165,8 @@ public final class OnnxLoss {
   }
 
   /**
+   * Gives the ONNX IR version for an opset.
+   *
    * @param opset an ONNX opset
    * @return the IR version that goes with it: 8 up to 18, 9 for 19 and 20, 10 for 21
    */
@@ -394,6 +398,8 @@ public final class OnnxLoss {
     }
 
     /**
+     * Sets whether targets are class probabilities rather than class indices.
+     *
      * @param probabilities whether targets are class probabilities (cross-entropy only)
      * @return this builder
      */
@@ -403,6 +409,8 @@ public final class OnnxLoss {
     }
 
     /**
+     * Sets the input's floating dtype.
+     *
      * @param dtype float32 (default) or float64
      * @return this builder
      */
@@ -412,6 +420,8 @@ public final class OnnxLoss {
     }
 
     /**
+     * Sets how many dimensions follow the batch and class dimensions.
+     *
      * @param rank the number of dimensions after (N, C) (BCE: after N); default 0
      * @return this builder
      */
@@ -421,6 +431,8 @@ public final class OnnxLoss {
     }
 
     /**
+     * Sets the ONNX opset.
+     *
      * @param opset 13 to 21; default 17
      * @return this builder
      */
@@ -430,6 +442,8 @@ public final class OnnxLoss {
     }
 
     /**
+     * Sets how the loss is lowered to ONNX operators.
+     *
      * @param lowering default {@link Lowering#AUTO}
      * @return this builder
      */
@@ -439,6 +453,8 @@ public final class OnnxLoss {
     }
 
     /**
+     * Sets whether the graph also outputs the gradient.
+     *
      * @param withGradient whether to output the gradient with respect to the input
      * @return this builder
      */
@@ -447,7 +463,7 @@ public final class OnnxLoss {
       return this;
     }
 
-    /** @return the exporter */
+    /** {@return the exporter} */
     public OnnxLoss build() {
       return new OnnxLoss(this);
     }
