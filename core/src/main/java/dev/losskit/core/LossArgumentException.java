@@ -46,6 +46,7 @@ public final class LossArgumentException extends IllegalArgumentException {
     MODEL
   }
 
+  /** What was wrong with the argument. */
   private final Cause cause;
 
   /**
