@@ -1,6 +1,8 @@
 package dev.losskit.conformance;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.Reference;
+import java.util.Set;
 
 /**
  * An implementation of the losses that the conformance matrix checks against libtorch. Each backend runs every
@@ -24,12 +26,25 @@ public interface Backend {
   }
 
   /**
-   * Runs a loss call. Rejected input is an {@link Outcome#error}, not an exception.
+   * Runs a loss call. Rejected input is an outcome holding the exception ({@link Outcome#threw}), not an
+   * exception.
    *
    * @param c the call
-   * @return the loss and its gradient, or the error
+   * @return the loss and its gradient, or the rejection
    */
   Outcome run(LossCase c);
+
+  /**
+   * The causes of invalid input that this backend's computation rejects by itself when it runs, rather than by
+   * losskit's validation: for those, a rejection at {@link Outcome.Stage#GRAPH_RUN} counts as rejecting the input.
+   * Every other rejection must be losskit's own {@link dev.losskit.core.LossArgumentException} with the
+   * combination's cause.
+   *
+   * @return the causes; none for a backend without a run-time graph
+   */
+  default Set<Cause> runTimeCauses() {
+    return Set.of();
+  }
 
   /** The core's public API. */
   Backend CORE = new Backend() {

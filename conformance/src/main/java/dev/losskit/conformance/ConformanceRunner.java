@@ -2,6 +2,8 @@ package dev.losskit.conformance;
 
 import dev.losskit.conformance.Matrix.Combination;
 import dev.losskit.core.DType;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -52,6 +54,13 @@ public final class ConformanceRunner {
   /**
    * Runs one backend on one combination and judges it against libtorch.
    *
+   * <p>A combination libtorch rejects passes only when the backend rejects it for the combination's
+   * {@link Combination#expectedCause}: with losskit's own {@link LossArgumentException} of that cause, or, for a
+   * backend that runs a graph, with a run-time failure of a graph that loaded where the graph can express that
+   * cause ({@link Backend#runTimeCauses}). Any other rejection fails it, the exception named in the reason: a crash
+   * (a NullPointerException, an index out of bounds), an engine's or the JDK's IllegalArgumentException, another
+   * cause, a graph that did not load. A combination whose label disagrees with libtorch fails for every backend.
+   *
    * @param c the combination
    * @param b the backend
    * @param torch libtorch's outcome at the combination's dtype
@@ -59,6 +68,10 @@ public final class ConformanceRunner {
    * @return the result
    */
   public static CaseResult judge(Combination c, Backend b, Outcome torch, Outcome torch64) {
+    String mislabel = mislabel(c, torch);
+    if (mislabel != null) {
+      return result(c, b, "fail", !torch.failed(), null, null, null, null, mislabel);
+    }
     String skip = b.skipReason(c.call());
     if (skip != null) {
       return result(c, b, "skip", !torch.failed(), null, null, null, null, skip);
@@ -67,16 +80,22 @@ public final class ConformanceRunner {
     try {
       mine = b.run(c.call());
     } catch (RuntimeException e) {
-      mine = Outcome.error("unexpected " + e.getClass().getSimpleName() + ": " + e.getMessage());
+      mine = Outcome.threw(e);
     }
     if (torch.failed()) {
-      return mine.failed()
-          ? result(c, b, "pass", false, null, null, null, null, "both reject it; libtorch: " + torch.error())
-          : result(c, b, "fail", false, null, null, null, null,
-              "libtorch rejects it (" + torch.error() + ") but " + b.name() + " accepted it");
+      if (!mine.failed()) {
+        return result(c, b, "fail", false, null, null, null, null,
+            "libtorch rejects it (" + torch.error() + ") but " + b.name() + " accepted it");
+      }
+      String refused = refusal(c.expectedCause(), b, mine);
+      return refused == null
+          ? result(c, b, "pass", false, null, null, null, null, "both reject it: " + b.name() + " with "
+              + mine.describe() + "; libtorch: " + torch.error())
+          : result(c, b, "fail", false, null, null, null, null, b.name() + " rejected it with " + mine.describe()
+              + ", which does not count: " + refused + " (libtorch: " + torch.error() + ")");
     }
     if (mine.failed()) {
-      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.error());
+      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.describe());
     }
     if (mine.loss().dtype() != torch.loss().dtype() || mine.grad().dtype() != torch.grad().dtype()) {
       return result(c, b, "fail", true, null, null, null, null, b.name() + " returned " + mine.loss().dtype()
@@ -96,6 +115,45 @@ public final class ConformanceRunner {
         loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(),
         torch64 == null ? null : Math.max(loss.errorVsOracle(), grad.errorVsOracle()),
         torch64 == null ? null : Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle()), reason);
+  }
+
+  /**
+   * @return why the combination's label disagrees with libtorch, or null when libtorch rejects exactly the
+   *     combinations labelled with a cause
+   */
+  static String mislabel(Combination c, Outcome torch) {
+    if (torch.failed() && !c.invalid()) {
+      return "the matrix labels it valid but libtorch rejects it: " + torch.error();
+    }
+    if (!torch.failed() && c.invalid()) {
+      return "the matrix labels it invalid (" + c.expectedCause() + ") but libtorch accepts it";
+    }
+    return null;
+  }
+
+  /**
+   * Whether a rejection is a rejection for the expected cause.
+   *
+   * @param expected the combination's cause
+   * @param b the backend
+   * @param mine the backend's rejection
+   * @return null when it counts, else why not
+   */
+  static String refusal(Cause expected, Backend b, Outcome mine) {
+    LossArgumentException own = mine.losskitRejection();
+    if (own != null) {
+      return own.cause() == expected ? null : "losskit's cause is " + own.cause() + ", expected " + expected;
+    }
+    switch (mine.stage()) {
+      case GRAPH_RUN:
+        return b.runTimeCauses().contains(expected) ? null
+            : "a graph cannot reject " + expected + " when it runs; losskit must reject it with a"
+                + " LossArgumentException(" + expected + ")";
+      case SESSION:
+        return "the exported graph did not load; expected losskit's LossArgumentException(" + expected + ")";
+      default:
+        return "it is not losskit's LossArgumentException(" + expected + ")";
+    }
   }
 
   private static CaseResult result(Combination c, Backend b, String status, boolean valid, Double a, Double r,

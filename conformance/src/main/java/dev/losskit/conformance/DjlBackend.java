@@ -62,11 +62,12 @@ final class DjlBackend implements Backend {
           collector.backward(value.mul(upstream).sum());
         }
       }
-      return new Outcome(TorchOracle.tensor(value), TorchOracle.tensor(pred.getGradient()), null);
+      return Outcome.values(TorchOracle.tensor(value), TorchOracle.tensor(pred.getGradient()));
     } catch (IllegalArgumentException e) {
-      return Outcome.error(e.getMessage());
+      return Outcome.threw(e); // the runner accepts it only as losskit's LossArgumentException with the right cause
     } catch (EngineException e) {
-      return Outcome.error(TorchOracle.torchMessage(e.getMessage()));
+      // libtorch's own error: the adapter let bad input through to the engine, which is never a pass.
+      return Outcome.threw(e, TorchOracle.torchMessage(e.getMessage()));
     }
   }
 

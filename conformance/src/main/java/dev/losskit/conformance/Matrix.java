@@ -3,6 +3,7 @@ package dev.losskit.conformance;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
+import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.NllLoss;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
@@ -33,9 +34,15 @@ public final class Matrix {
    *     {@code cross_entropy[reduction=mean, weight=yes, ignore_index=1, ls=0.1, target=index, shape=(3,4,2), float32]}
    * @param axes the axis values, by axis name, for reports and filters
    * @param call the loss call
+   * @param expectedCause why libtorch rejects it, as the cause losskit must reject it with; null when it is valid
    */
-  public record Combination(String id, Map<String, String> axes, LossCase call) {
-    /** {@return the loss's name} */
+  public record Combination(String id, Map<String, String> axes, LossCase call, Cause expectedCause) {
+    /** @return true when libtorch must reject the call, and every backend with it */
+    public boolean invalid() {
+      return expectedCause != null;
+    }
+
+    /** @return the loss's name */
     public String loss() {
       return call.loss();
     }
@@ -109,7 +116,9 @@ public final class Matrix {
                   Map<String, String> axes = axes("reduction", reduction, "weight", weighted ? "yes" : "no",
                       "ignore_index", ignore, "ls", ls, "target", prob ? "probability" : "index",
                       "shape", shape(shape), "dtype", dtype);
-                  out.add(combination(CrossEntropyLoss.NAME, axes, r -> {
+                  // libtorch: "ignore_index is not supported for floating point target" (any ignore_index >= 0).
+                  Cause cause = prob && ignore >= 0 ? Cause.PROBABILITY_TARGET_IGNORE_INDEX : null;
+                  out.add(combination(CrossEntropyLoss.NAME, axes, cause, r -> {
                     Tensor x = tensor(dtype, gaussian(r, size(shape), 2), shape);
                     Tensor t = prob ? probabilities(r, dtype, shape) : indices(r, shape, ignore);
                     return new LossCase(CrossEntropyLoss.NAME, dtype, reduction, ignore, ls,
@@ -133,7 +142,7 @@ public final class Matrix {
             for (DType dtype : DTYPES) {
               Map<String, String> axes = axes("reduction", reduction, "weight", weighted ? "yes" : "no",
                   "ignore_index", ignore, "shape", shape(shape), "dtype", dtype);
-              out.add(combination(NllLoss.NAME, axes, r -> new LossCase(NllLoss.NAME, dtype, reduction, ignore, 0,
+              out.add(combination(NllLoss.NAME, axes, null, r -> new LossCase(NllLoss.NAME, dtype, reduction, ignore, 0,
                   weighted ? classWeight(r, dtype, classes(shape)) : null, null, logProbabilities(r, dtype, shape),
                   indices(r, shape, ignore), upstream(r, dtype, reduction, lossShape(shape)))));
             }
@@ -153,7 +162,7 @@ public final class Matrix {
                 Map<String, String> axes = axes("reduction", reduction, "weight", weight, "pos_weight",
                     pos ? "broadcast" : "none", "shape", shape(shape), "target", soft ? "soft" : "hard",
                     "dtype", dtype);
-                out.add(combination(BceWithLogitsLoss.NAME, axes, r -> {
+                out.add(combination(BceWithLogitsLoss.NAME, axes, null, r -> {
                   int n = size(shape);
                   Tensor w = weight.equals("none") ? null
                       : weight.equals("element") ? tensor(dtype, positive(r, n), shape)
@@ -250,35 +259,42 @@ public final class Matrix {
         Tensor.of(new long[] {0, 0, 0}, 3), null));
   }
 
-  /** Inputs libtorch rejects: the backend must reject them too. One reduction each, both dtypes. */
+  /**
+   * Inputs libtorch rejects, each with the cause losskit must reject it with: every backend must reject them too.
+   * One reduction each, both dtypes.
+   */
   private static void rejected(List<Combination> out) {
     int[] c4 = {3, 4};
-    reject(out, "target out of range", CrossEntropyLoss.NAME, (r, d) -> ce(d, Reduction.MEAN, 0, null,
-        tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 4, 1}, 3), null));
-    reject(out, "negative target", CrossEntropyLoss.NAME, (r, d) -> ce(d, Reduction.MEAN, 0.1, null,
-        tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, -2, 1}, 3), null));
-    reject(out, "target out of range", NllLoss.NAME, (r, d) -> new LossCase(NllLoss.NAME, d, Reduction.SUM, -100,
-        0, null, null, logProbabilities(r, d, c4), Tensor.of(new long[] {0, 9, 1}, 3), null));
-    reject(out, "weight of the wrong length", CrossEntropyLoss.NAME, (r, d) -> ce(d, Reduction.MEAN, 0,
-        classWeight(r, d, 5), tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 1, 2}, 3), null));
-    reject(out, "weight of the wrong length", NllLoss.NAME, (r, d) -> new LossCase(NllLoss.NAME, d, Reduction.MEAN,
-        -100, 0, classWeight(r, d, 3), null, logProbabilities(r, d, c4), Tensor.of(new long[] {0, 1, 2}, 3), null));
-    reject(out, "batch size mismatch", CrossEntropyLoss.NAME, (r, d) -> ce(d, Reduction.MEAN, 0, null,
-        tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 1}, 2), null));
-    reject(out, "spatial size mismatch", NllLoss.NAME, (r, d) -> new LossCase(NllLoss.NAME, d, Reduction.MEAN,
-        -100, 0, null, null, logProbabilities(r, d, new int[] {2, 4, 3}), Tensor.of(new long[4], 2, 2), null));
-    reject(out, "label smoothing above 1", CrossEntropyLoss.NAME, (r, d) -> ce(d, Reduction.MEAN, 1.5, null,
-        tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 1, 2}, 3), null));
-    reject(out, "label smoothing above 1, probabilities", CrossEntropyLoss.NAME, (r, d) -> ce(d, Reduction.MEAN,
-        1.5, null, tensor(d, gaussian(r, 12, 2), c4), probabilities(r, d, c4), null));
-    reject(out, "pos_weight not broadcastable", BceWithLogitsLoss.NAME, (r, d) -> bceCase(d, Reduction.MEAN,
-        null, tensor(d, positive(r, 5), new int[] {5}), tensor(d, gaussian(r, 12, 2), c4),
+    reject(out, "target out of range", CrossEntropyLoss.NAME, Cause.TARGET_OUT_OF_RANGE, (r, d) -> ce(d,
+        Reduction.MEAN, 0, null, tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 4, 1}, 3), null));
+    reject(out, "negative target", CrossEntropyLoss.NAME, Cause.TARGET_OUT_OF_RANGE, (r, d) -> ce(d,
+        Reduction.MEAN, 0.1, null, tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, -2, 1}, 3), null));
+    reject(out, "target out of range", NllLoss.NAME, Cause.TARGET_OUT_OF_RANGE, (r, d) -> new LossCase(NllLoss.NAME,
+        d, Reduction.SUM, -100, 0, null, null, logProbabilities(r, d, c4), Tensor.of(new long[] {0, 9, 1}, 3), null));
+    reject(out, "weight of the wrong length", CrossEntropyLoss.NAME, Cause.WEIGHT_SHAPE, (r, d) -> ce(d,
+        Reduction.MEAN, 0, classWeight(r, d, 5), tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 1, 2}, 3),
+        null));
+    reject(out, "weight of the wrong length", NllLoss.NAME, Cause.WEIGHT_SHAPE, (r, d) -> new LossCase(NllLoss.NAME,
+        d, Reduction.MEAN, -100, 0, classWeight(r, d, 3), null, logProbabilities(r, d, c4),
+        Tensor.of(new long[] {0, 1, 2}, 3), null));
+    reject(out, "batch size mismatch", CrossEntropyLoss.NAME, Cause.SHAPE_MISMATCH, (r, d) -> ce(d, Reduction.MEAN,
+        0, null, tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 1}, 2), null));
+    reject(out, "spatial size mismatch", NllLoss.NAME, Cause.SHAPE_MISMATCH, (r, d) -> new LossCase(NllLoss.NAME, d,
+        Reduction.MEAN, -100, 0, null, null, logProbabilities(r, d, new int[] {2, 4, 3}), Tensor.of(new long[4], 2, 2),
+        null));
+    reject(out, "label smoothing above 1", CrossEntropyLoss.NAME, Cause.LABEL_SMOOTHING_RANGE, (r, d) -> ce(d,
+        Reduction.MEAN, 1.5, null, tensor(d, gaussian(r, 12, 2), c4), Tensor.of(new long[] {0, 1, 2}, 3), null));
+    reject(out, "label smoothing above 1, probabilities", CrossEntropyLoss.NAME, Cause.LABEL_SMOOTHING_RANGE,
+        (r, d) -> ce(d, Reduction.MEAN, 1.5, null, tensor(d, gaussian(r, 12, 2), c4), probabilities(r, d, c4), null));
+    reject(out, "pos_weight not broadcastable", BceWithLogitsLoss.NAME, Cause.POS_WEIGHT_SHAPE, (r, d) -> bceCase(d,
+        Reduction.MEAN, null, tensor(d, positive(r, 5), new int[] {5}), tensor(d, gaussian(r, 12, 2), c4),
         binaryTargets(r, d, c4, false)));
-    reject(out, "weight not broadcastable", BceWithLogitsLoss.NAME, (r, d) -> bceCase(d, Reduction.MEAN,
-        tensor(d, positive(r, 3), new int[] {3}), null, tensor(d, gaussian(r, 12, 2), c4),
+    reject(out, "weight not broadcastable", BceWithLogitsLoss.NAME, Cause.WEIGHT_SHAPE, (r, d) -> bceCase(d,
+        Reduction.MEAN, tensor(d, positive(r, 3), new int[] {3}), null, tensor(d, gaussian(r, 12, 2), c4),
         binaryTargets(r, d, c4, false)));
-    reject(out, "target shape differs", BceWithLogitsLoss.NAME, (r, d) -> bceCase(d, Reduction.MEAN, null, null,
-        tensor(d, gaussian(r, 12, 2), c4), binaryTargets(r, d, new int[] {3, 4, 1}, false)));
+    reject(out, "target shape differs", BceWithLogitsLoss.NAME, Cause.SHAPE_MISMATCH, (r, d) -> bceCase(d,
+        Reduction.MEAN, null, null, tensor(d, gaussian(r, 12, 2), c4), binaryTargets(r, d, new int[] {3, 4, 1},
+        false)));
   }
 
   // ---- building combinations -----------------------------------------------------------------------------------
@@ -297,24 +313,25 @@ public final class Matrix {
     for (Reduction reduction : REDUCTIONS) {
       for (DType dtype : DTYPES) {
         Map<String, String> axes = axes("edge", name, "reduction", reduction, "dtype", dtype);
-        out.add(combination(loss, axes, r -> make.make(r, dtype, reduction)));
+        out.add(combination(loss, axes, null, r -> make.make(r, dtype, reduction)));
       }
     }
   }
 
-  private static void reject(List<Combination> out, String name, String loss, RejectedCase make) {
+  private static void reject(List<Combination> out, String name, String loss, Cause cause, RejectedCase make) {
     for (DType dtype : DTYPES) {
       Map<String, String> axes = axes("rejected", name, "dtype", dtype);
-      out.add(combination(loss, axes, r -> make.make(r, dtype)));
+      out.add(combination(loss, axes, java.util.Objects.requireNonNull(cause), r -> make.make(r, dtype)));
     }
   }
 
-  private static Combination combination(String loss, Map<String, String> axes, Function<Random, LossCase> make) {
+  private static Combination combination(String loss, Map<String, String> axes, Cause cause,
+      Function<Random, LossCase> make) {
     String id = loss + axes.entrySet().stream()
         .map(e -> e.getKey().equals("dtype") ? e.getValue() : e.getKey() + "=" + e.getValue())
         .collect(Collectors.joining(", ", "[", "]"));
     LossCase call = make.apply(new Random(id.hashCode()));
-    return new Combination(id, axes, call);
+    return new Combination(id, axes, call, cause);
   }
 
   private static Map<String, String> axes(Object... kv) {

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtSession;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.DType;
 import dev.losskit.core.Loss;
+import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
 import dev.losskit.onnx.OnnxLoss;
@@ -15,8 +16,11 @@ import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -79,40 +83,74 @@ final class OnnxBackend implements Backend {
         .withGradient(true).build();
   }
 
+  /**
+   * The causes an exported graph rejects by itself when it runs, so that a run-time failure of a graph that loaded
+   * is a rejection of the input:
+   * <ul>
+   *   <li>{@code TARGET_OUT_OF_RANGE}: the target's {@code Gather}/{@code GatherElements} (or the loss operator)
+   *       fails on an index out of bounds; a negative index that is not ignored is sent out of bounds on purpose;</li>
+   *   <li>{@code SHAPE_MISMATCH}: a guard on the target's shape fails its {@code Gather}, and the target's declared
+   *       rank is checked when the graph is fed;</li>
+   *   <li>{@code WEIGHT_SHAPE}: a class weight fixes the input's declared class dimension, which ONNX Runtime
+   *       checks when the graph is fed; a BCE weight that does not broadcast fails its {@code Mul};</li>
+   *   <li>{@code POS_WEIGHT_SHAPE}: a pos_weight that does not broadcast fails its {@code Mul};</li>
+   *   <li>{@code DTYPE} and {@code INPUT_SHAPE}: the graph's inputs are declared with their element type and
+   *       rank, which ONNX Runtime checks when the graph is fed.</li>
+   * </ul>
+   * Options the graph is built from (label smoothing, ignore_index with probability targets, the op lowering's
+   * limits) have no run-time form: losskit must reject them when it exports, with a {@code LossArgumentException}.
+   */
+  static final Set<Cause> RUN_TIME_CAUSES = Collections.unmodifiableSet(EnumSet.of(Cause.TARGET_OUT_OF_RANGE,
+      Cause.SHAPE_MISMATCH, Cause.WEIGHT_SHAPE, Cause.POS_WEIGHT_SHAPE, Cause.DTYPE, Cause.INPUT_SHAPE));
+
+  @Override
+  public Set<Cause> runTimeCauses() {
+    return RUN_TIME_CAUSES;
+  }
+
   @Override
   public Outcome run(LossCase c) {
     OrtEnvironment env = Ort.environment();
+    Loss loss;
+    OnnxLoss spec;
     try {
-      Loss loss = c.buildLoss();
-      OnnxLoss spec = spec(c, loss, lowering);
-      String key = key(c, loss, spec);
-      OrtSession session = sessions.get(key);
-      if (session == null) {
-        session = env.createSession(spec.export().toByteArray(), Ort.sessionOptions());
-        sessions.put(key, session);
-      }
-      Map<String, OnnxTensor> in = new HashMap<>();
-      try {
-        in.put("input", tensor(env, c.input()));
-        in.put("target", tensor(env, c.target()));
-        if (loss.reduction() == Reduction.NONE) {
-          in.put("grad_output", c.gradOutput() != null ? tensor(env, c.gradOutput()) : ones(env, c, spec));
-        }
-        try (OrtSession.Result out = session.run(in)) {
-          Tensor l = read((OnnxTensor) out.get("loss").orElseThrow());
-          Tensor g = read((OnnxTensor) out.get("grad_input").orElseThrow());
-          if (c.gradOutput() != null && loss.reduction() != Reduction.NONE) {
-            g = scale(g, c.gradOutput().getDouble(0));
-          }
-          return new Outcome(l, g, null);
-        }
-      } finally {
-        in.values().forEach(OnnxTensor::close);
-      }
+      loss = c.buildLoss();
+      spec = spec(c, loss, lowering);
     } catch (IllegalArgumentException e) {
-      return Outcome.error(e.getMessage());
+      return Outcome.threw(e); // the runner accepts it only as losskit's LossArgumentException with the right cause
+    }
+    String key = key(c, loss, spec);
+    OrtSession session = sessions.get(key);
+    if (session == null) {
+      try {
+        session = env.createSession(spec.export().toByteArray(), Ort.sessionOptions());
+      } catch (OrtException e) {
+        return Outcome.rejected(e, "ONNX Runtime did not load the graph: " + e.getMessage(), Outcome.Stage.SESSION);
+      }
+      sessions.put(key, session);
+    }
+    Map<String, OnnxTensor> in = new HashMap<>();
+    try {
+      in.put("input", tensor(env, c.input()));
+      in.put("target", tensor(env, c.target()));
+      if (loss.reduction() == Reduction.NONE) {
+        in.put("grad_output", c.gradOutput() != null ? tensor(env, c.gradOutput()) : ones(env, c, spec));
+      }
     } catch (OrtException e) {
-      return Outcome.error("ONNX Runtime: " + e.getMessage().replaceAll("\\s+", " "));
+      in.values().forEach(OnnxTensor::close);
+      return Outcome.threw(e, "ONNX Runtime could not hold the inputs: " + e.getMessage());
+    }
+    try (OrtSession.Result out = session.run(in)) {
+      Tensor l = read((OnnxTensor) out.get("loss").orElseThrow());
+      Tensor g = read((OnnxTensor) out.get("grad_input").orElseThrow());
+      if (c.gradOutput() != null && loss.reduction() != Reduction.NONE) {
+        g = scale(g, c.gradOutput().getDouble(0));
+      }
+      return Outcome.values(l, g);
+    } catch (OrtException e) {
+      return Outcome.rejected(e, "ONNX Runtime: " + e.getMessage(), Outcome.Stage.GRAPH_RUN);
+    } finally {
+      in.values().forEach(OnnxTensor::close);
     }
   }
 

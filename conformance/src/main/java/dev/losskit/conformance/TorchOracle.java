@@ -90,9 +90,9 @@ public final class TorchOracle implements AutoCloseable {
   public Outcome run(LossCase c) {
     try (Prepared p = prepare(c)) {
       NDList out = p.forward();
-      return new Outcome(tensor(out.get(0)), tensor(out.get(1)), null);
+      return Outcome.values(tensor(out.get(0)), tensor(out.get(1)));
     } catch (EngineException e) {
-      return Outcome.error(torchMessage(e.getMessage()));
+      return Outcome.threw(e, torchMessage(e.getMessage()));
     }
   }
 

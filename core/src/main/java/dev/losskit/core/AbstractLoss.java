@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 
@@ -34,7 +35,7 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
   @Override
   public final Tensor backward(Tensor input, Tensor target, Tensor gradOutput) {
     if (gradOutput == null) {
-      throw new IllegalArgumentException(name + ": gradOutput must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": gradOutput must not be null");
     }
     return compute(input, target, gradOutput, false, true).gradInput();
   }
@@ -68,23 +69,25 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
 
   private void checkWritable(java.nio.Buffer b) {
     if (b != null && b.isReadOnly()) {
-      throw new IllegalArgumentException(name + ": the gradient buffer is read-only");
+      throw new LossArgumentException(Cause.GRADIENT_BUFFER, name + ": the gradient buffer is read-only");
     }
   }
 
   private LossResult into(Tensor input, Tensor target, Tensor gradOutput, Object gradInto, DType type, int length) {
     if (gradInto == null) {
-      throw new IllegalArgumentException(name + ": the gradient buffer must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": the gradient buffer must not be null");
     }
     if (input == null) {
-      throw new IllegalArgumentException(name + ": input and target must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": input and target must not be null");
     }
     if (input.dtype() != type) {
-      throw new IllegalArgumentException(name + ": a " + type + " gradient buffer does not fit a " + input.dtype()
+      throw new LossArgumentException(Cause.GRADIENT_BUFFER,
+          name + ": a " + type + " gradient buffer does not fit a " + input.dtype()
           + " input");
     }
     if (length != input.numel()) {
-      throw new IllegalArgumentException(name + ": the gradient buffer has " + length + " elements but the input has "
+      throw new LossArgumentException(Cause.GRADIENT_BUFFER,
+          name + ": the gradient buffer has " + length + " elements but the input has "
           + input.numel() + " (shape " + java.util.Arrays.toString(input.shape()) + ")");
     }
     GradientBuffer.set(gradInto);

@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.Arrays;
 
 /**
@@ -59,7 +60,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   @Override
   LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     if (input == null || target == null) {
-      throw new IllegalArgumentException(NAME + ": input and target must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, NAME + ": input and target must not be null");
     }
     checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
     checkGradOutput(gradOutput, input.shape());
@@ -78,15 +79,16 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   public int[] checkShapes(int[] inputShape, DType inputDtype, int[] targetShape, DType targetDtype) {
     String in = java.util.Arrays.toString(inputShape);
     if (!inputDtype.isFloating()) {
-      throw new IllegalArgumentException(NAME + ": input must be float32 or float64, got " + inputDtype
+      throw new LossArgumentException(Cause.DTYPE, NAME + ": input must be float32 or float64, got " + inputDtype
           + " (input shape " + in + ")");
     }
     if (!java.util.Arrays.equals(targetShape, inputShape)) {
-      throw new IllegalArgumentException(NAME + ": target shape " + java.util.Arrays.toString(targetShape)
+      throw new LossArgumentException(Cause.SHAPE_MISMATCH,
+          NAME + ": target shape " + java.util.Arrays.toString(targetShape)
           + " must equal input shape " + in);
     }
     if (!targetDtype.isFloating()) {
-      throw new IllegalArgumentException(NAME + ": target must be float32 or float64, got " + targetDtype);
+      throw new LossArgumentException(Cause.DTYPE, NAME + ": target must be float32 or float64, got " + targetDtype);
     }
     if (weight != null) {
       weight.check(inputShape, NAME, "weight");
@@ -105,7 +107,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   @Override
   LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
     if (input == null || target == null) {
-      throw new IllegalArgumentException(NAME + ": input and target must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, NAME + ": input and target must not be null");
     }
     checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
     checkGradOutput(gradOutput, input.shape());
@@ -135,7 +137,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
      */
     public Builder reduction(Reduction reduction) {
       if (reduction == null) {
-        throw new IllegalArgumentException("reduction must not be null");
+        throw new LossArgumentException(Cause.NULL_ARGUMENT, "reduction must not be null");
       }
       this.reduction = reduction;
       return this;
@@ -148,7 +150,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
      * @return this builder
      */
     public Builder weight(Tensor weight) {
-      this.weight = weight == null ? null : Broadcast.copyOf(weight, NAME + ": weight");
+      this.weight = weight == null ? null : Broadcast.copyOf(weight, NAME + ": weight", Cause.WEIGHT_SHAPE);
       return this;
     }
 
@@ -169,7 +171,8 @@ public final class BceWithLogitsLoss extends AbstractLoss {
      * @return this builder
      */
     public Builder posWeight(Tensor posWeight) {
-      this.posWeight = posWeight == null ? null : Broadcast.copyOf(posWeight, NAME + ": posWeight");
+      this.posWeight = posWeight == null ? null
+          : Broadcast.copyOf(posWeight, NAME + ": posWeight", Cause.POS_WEIGHT_SHAPE);
       return this;
     }
 

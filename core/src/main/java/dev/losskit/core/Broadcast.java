@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.Arrays;
 
 /**
@@ -11,18 +12,21 @@ import java.util.Arrays;
 final class Broadcast {
   private final double[] values;
   private final int[] shape;
+  /** The cause a shape that does not broadcast is rejected with: the weight's or the posWeight's. */
+  private final Cause shapeCause;
 
-  private Broadcast(double[] values, int[] shape) {
+  private Broadcast(double[] values, int[] shape, Cause shapeCause) {
     this.values = values;
     this.shape = shape;
+    this.shapeCause = shapeCause;
   }
 
   /** Copies a tensor's values, so later changes to its store do not reach the loss. */
-  static Broadcast copyOf(Tensor t, String what) {
+  static Broadcast copyOf(Tensor t, String what, Cause shapeCause) {
     if (!t.dtype().isFloating()) {
-      throw new IllegalArgumentException(what + " must be float32 or float64, got " + t.dtype());
+      throw new LossArgumentException(Cause.DTYPE, what + " must be float32 or float64, got " + t.dtype());
     }
-    return new Broadcast(t.toDoubleArray(), t.shape());
+    return new Broadcast(t.toDoubleArray(), t.shape(), shapeCause);
   }
 
   int[] shape() {
@@ -81,7 +85,7 @@ final class Broadcast {
       ok = extent == 1 || extent == target[r - m + k];
     }
     if (!ok) {
-      throw new IllegalArgumentException(loss + ": " + what + " of shape " + Arrays.toString(shape)
+      throw new LossArgumentException(shapeCause, loss + ": " + what + " of shape " + Arrays.toString(shape)
           + " is not broadcastable to input shape " + Arrays.toString(target));
     }
   }

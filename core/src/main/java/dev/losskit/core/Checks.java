@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.Arrays;
 
 /** Argument checks and message helpers shared by the losses. */
@@ -9,10 +10,11 @@ final class Checks {
   /** Checks an upstream gradient against the loss's shape. */
   static void checkGradOutput(String loss, Tensor gradOutput, int[] lossShape) {
     if (!gradOutput.dtype().isFloating()) {
-      throw new IllegalArgumentException(loss + ": gradOutput must be float32 or float64, got " + gradOutput.dtype());
+      throw new LossArgumentException(Cause.DTYPE,
+          loss + ": gradOutput must be float32 or float64, got " + gradOutput.dtype());
     }
     if (!Arrays.equals(gradOutput.shape(), lossShape)) {
-      throw new IllegalArgumentException(loss + ": gradOutput shape " + shape(gradOutput)
+      throw new LossArgumentException(Cause.GRAD_OUTPUT_SHAPE, loss + ": gradOutput shape " + shape(gradOutput)
           + " does not match the loss's shape " + Arrays.toString(lossShape));
     }
   }
@@ -35,7 +37,7 @@ final class Checks {
   /** Checks that a smoothing factor is a number in [0, 1]. */
   static double labelSmoothing(double eps) {
     if (!(eps >= 0 && eps <= 1)) {
-      throw new IllegalArgumentException("labelSmoothing must be in [0, 1], got " + eps);
+      throw new LossArgumentException(Cause.LABEL_SMOOTHING_RANGE, "labelSmoothing must be in [0, 1], got " + eps);
     }
     return eps;
   }
@@ -46,10 +48,11 @@ final class Checks {
       return null;
     }
     if (!t.dtype().isFloating()) {
-      throw new IllegalArgumentException(what + " must be float32 or float64, got " + t.dtype());
+      throw new LossArgumentException(Cause.DTYPE, what + " must be float32 or float64, got " + t.dtype());
     }
     if (t.dim() != 1) {
-      throw new IllegalArgumentException(what + " must be 1-D (one entry per class), got shape " + shape(t));
+      throw new LossArgumentException(Cause.WEIGHT_SHAPE,
+          what + " must be 1-D (one entry per class), got shape " + shape(t));
     }
     return t.toDoubleArray();
   }

@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.Arrays;
 
 /**
@@ -102,7 +103,7 @@ final class ClassProblem {
   static ClassProblem validate(
       String loss, Tensor input, Tensor target, double[] weight, long ignoreIndex, boolean allowProbabilities) {
     if (input == null || target == null) {
-      throw new IllegalArgumentException(loss + ": input and target must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, loss + ": input and target must not be null");
     }
     boolean probabilities = checkShapes(loss, input.shape(), input.dtype(), target.shape(), target.dtype(), weight,
         ignoreIndex, allowProbabilities);
@@ -119,7 +120,8 @@ final class ClassProblem {
     for (int i = 0; i < target.numel(); i++) {
       long t = target.getLong(i);
       if (t != ignoreIndex && (t < 0 || t >= classes)) {
-        throw new IllegalArgumentException(outOfRange(loss, t, Checks.position(lossShape, i), classes, ignoreIndex));
+        throw new LossArgumentException(Cause.TARGET_OUT_OF_RANGE,
+            outOfRange(loss, t, Checks.position(lossShape, i), classes, ignoreIndex));
       }
     }
   }
@@ -140,37 +142,40 @@ final class ClassProblem {
     String in = Arrays.toString(inputShape);
     String tg = Arrays.toString(targetShape);
     if (!inputDtype.isFloating()) {
-      throw new IllegalArgumentException(
+      throw new LossArgumentException(Cause.DTYPE, 
           loss + ": input must be float32 or float64, got " + inputDtype + " (input shape " + in + ")");
     }
     if (inputShape.length == 0) {
-      throw new IllegalArgumentException(
+      throw new LossArgumentException(Cause.INPUT_SHAPE, 
           loss + ": input must have shape (C), (N, C) or (N, C, d1, ...), got a scalar (shape [])");
     }
     int classes = classes(inputShape);
     if (weight != null && weight.length != classes) {
-      throw new IllegalArgumentException(loss + ": weight has " + weight.length + " entries but the input has "
+      throw new LossArgumentException(Cause.WEIGHT_SHAPE,
+          loss + ": weight has " + weight.length + " entries but the input has "
           + classes + " classes (input shape " + in + ")");
     }
     if (allowProbabilities && Arrays.equals(inputShape, targetShape)) {
       if (!targetDtype.isFloating()) {
-        throw new IllegalArgumentException(loss + ": target of shape " + tg
+        throw new LossArgumentException(Cause.DTYPE, loss + ": target of shape " + tg
             + " has the input's shape, so it holds class probabilities and must be float32 or float64, got "
             + targetDtype);
       }
       if (ignoreIndex >= 0) {
-        throw new IllegalArgumentException(loss + ": ignoreIndex=" + ignoreIndex
+        throw new LossArgumentException(Cause.PROBABILITY_TARGET_IGNORE_INDEX, loss + ": ignoreIndex=" + ignoreIndex
             + " is not supported with class-probability targets (target shape " + tg + "); it must be negative");
       }
       return true;
     }
     if (targetDtype.isFloating()) {
-      throw new IllegalArgumentException(loss + ": class-index target must be int64 or int32, got " + targetDtype
+      throw new LossArgumentException(Cause.DTYPE,
+          loss + ": class-index target must be int64 or int32, got " + targetDtype
           + " of shape " + tg + " (probability targets must have the input's shape " + in + ")");
     }
     int[] expected = lossShape(inputShape);
     if (!Arrays.equals(targetShape, expected)) {
-      throw new IllegalArgumentException(loss + ": target shape " + tg + " does not match input shape " + in
+      throw new LossArgumentException(Cause.SHAPE_MISMATCH,
+          loss + ": target shape " + tg + " does not match input shape " + in
           + ": expected target shape " + Arrays.toString(expected));
     }
     return false;

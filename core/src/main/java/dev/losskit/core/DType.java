@@ -1,5 +1,7 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
+
 /** Element types a {@link Tensor} view can hold. Losses compute on the floating types; targets may be integral. */
 public enum DType {
   /** IEEE 754 single precision, PyTorch's {@code torch.float32}. */
@@ -49,7 +51,7 @@ public enum DType {
         return t;
       }
     }
-    throw new IllegalArgumentException(
+    throw new LossArgumentException(Cause.OPTION, 
         "unknown dtype '" + name + "': expected one of float32, float64, int32, int64");
   }
 

@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.Arrays;
 
 /**
@@ -105,7 +106,7 @@ public final class NllLoss extends AbstractLoss {
      */
     public Builder reduction(Reduction reduction) {
       if (reduction == null) {
-        throw new IllegalArgumentException("reduction must not be null");
+        throw new LossArgumentException(Cause.NULL_ARGUMENT, "reduction must not be null");
       }
       this.reduction = reduction;
       return this;

@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.IntBinaryOperator;
 
@@ -15,7 +16,7 @@ public final class Parallelism {
 
   private static ForkJoinPool create(int threads) {
     if (threads < 1) {
-      throw new IllegalArgumentException("parallelism must be at least 1, got " + threads);
+      throw new LossArgumentException(Cause.OPTION, "parallelism must be at least 1, got " + threads);
     }
     return new ForkJoinPool(threads, p -> {
       var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);

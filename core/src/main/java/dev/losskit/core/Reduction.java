@@ -1,5 +1,7 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
+
 /** How a loss reduces its per-position values, with PyTorch's names and semantics. */
 public enum Reduction {
   /** No reduction: one loss value per position, in the target's shape. */
@@ -37,7 +39,7 @@ public enum Reduction {
         return r;
       }
     }
-    throw new IllegalArgumentException("unknown reduction '" + name + "': expected one of none, mean, sum");
+    throw new LossArgumentException(Cause.OPTION, "unknown reduction '" + name + "': expected one of none, mean, sum");
   }
 
   @Override

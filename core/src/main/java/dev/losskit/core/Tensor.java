@@ -1,5 +1,6 @@
 package dev.losskit.core;
 
+import dev.losskit.core.LossArgumentException.Cause;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.DoubleBuffer;
@@ -34,10 +35,10 @@ public final class Tensor {
     this.shape = shape.clone();
     this.size = checkedSize(this.shape);
     if (offset < 0) {
-      throw new IllegalArgumentException("offset " + offset + " is negative");
+      throw new LossArgumentException(Cause.TENSOR_SHAPE, "offset " + offset + " is negative");
     }
     if ((long) offset + size > capacity) {
-      throw new IllegalArgumentException(
+      throw new LossArgumentException(Cause.TENSOR_SHAPE, 
           "shape " + Arrays.toString(this.shape) + " needs " + size + " elements from offset " + offset
               + " but the " + dtype + " store holds " + capacity);
     }
@@ -57,7 +58,8 @@ public final class Tensor {
     boolean overflow = false;
     for (int d : shape) {
       if (d < 0) {
-        throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative extent " + d);
+        throw new LossArgumentException(Cause.TENSOR_SHAPE,
+            "shape " + Arrays.toString(shape) + " has a negative extent " + d);
       }
       if (!overflow) {
         n *= d;
@@ -69,7 +71,7 @@ public final class Tensor {
       for (int d : shape) {
         total = total.multiply(java.math.BigInteger.valueOf(d));
       }
-      throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + total
+      throw new LossArgumentException(Cause.TENSOR_SHAPE, "shape " + Arrays.toString(shape) + " has " + total
           + " elements, more than the limit of 2^31-1 (" + MAX_ELEMENTS + ")");
     }
     return overflow ? 0 : (int) n;
@@ -269,7 +271,7 @@ public final class Tensor {
 
   private static Tensor exact(Tensor t, int length) {
     if (t.size != length) {
-      throw new IllegalArgumentException("shape " + Arrays.toString(t.shape) + " needs " + t.size
+      throw new LossArgumentException(Cause.TENSOR_SHAPE, "shape " + Arrays.toString(t.shape) + " needs " + t.size
           + " elements but the " + t.dtype + " array has " + length);
     }
     return t;

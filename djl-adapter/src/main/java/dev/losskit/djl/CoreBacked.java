@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.losskit.core.DType;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.LossResult;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
@@ -142,7 +144,7 @@ final class CoreBacked {
     long[] out = new long[v.length];
     for (int i = 0; i < v.length; i++) {
       if (v[i] != Math.rint(v[i]) || Double.isInfinite(v[i])) {
-        throw new IllegalArgumentException(loss + ": label " + v[i] + " at index " + i
+        throw new LossArgumentException(Cause.TARGET_NOT_CLASS_INDEX, loss + ": label " + v[i] + " at index " + i
             + " is not a whole number, so it is not a class index (labels of the predictions' shape are"
             + " class probabilities)");
       }

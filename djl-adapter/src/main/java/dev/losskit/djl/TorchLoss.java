@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.loss.Loss;
 import dev.losskit.core.DType;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.Arrays;
 
 /**
@@ -26,11 +28,11 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
   TorchLoss(String name, dev.losskit.core.Loss core, int classAxis, Execution execution) {
     super(name);
     if (classAxis != 1 && classAxis != -1) {
-      throw new IllegalArgumentException("classAxis must be 1 (PyTorch's layout) or -1 (channels-last), got "
+      throw new LossArgumentException(Cause.OPTION, "classAxis must be 1 (PyTorch's layout) or -1 (channels-last), got "
           + classAxis);
     }
     if (execution == null) {
-      throw new IllegalArgumentException("execution must not be null");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, "execution must not be null");
     }
     this.core = core;
     this.classAxis = classAxis;
@@ -64,7 +66,8 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
   @Override
   public NDArray evaluate(NDList labels, NDList predictions) {
     if (labels == null || labels.isEmpty() || predictions == null || predictions.isEmpty()) {
-      throw new IllegalArgumentException(core.name() + ": labels and predictions must each hold an array");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT,
+          core.name() + ": labels and predictions must each hold an array");
     }
     NDArray pred = predictions.head();
     NDArray label = labels.head();
@@ -99,7 +102,8 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
       case INT64:
         return DType.INT64;
       default:
-        throw new IllegalArgumentException(loss + ": " + what + " must be float32, float64, int32 or int64, got "
+        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what
+            + " must be float32, float64, int32 or int64, got "
             + t + " (shape " + a.getShape() + ")");
     }
   }

@@ -8,6 +8,8 @@ import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.losskit.core.DType;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.LossArgumentException.Cause;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -62,7 +64,7 @@ final class Graph {
   /** Claims a name chosen by the caller (an input or output name), failing when it is taken. */
   void claim(String name, String what) {
     if (!taken.add(name)) {
-      throw new IllegalArgumentException(what + " name '" + name + "' is already used in the model");
+      throw new LossArgumentException(Cause.MODEL, what + " name '" + name + "' is already used in the model");
     }
   }
 

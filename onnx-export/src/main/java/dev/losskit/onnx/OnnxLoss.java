@@ -10,6 +10,8 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.Loss;
 import dev.losskit.core.NllLoss;
 import dev.losskit.core.Reduction;
@@ -63,23 +65,25 @@ public final class OnnxLoss {
 
   private OnnxLoss(Builder b) {
     if (b.loss == null) {
-      throw new IllegalArgumentException("a loss is required");
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, "a loss is required");
     }
     if (b.opset < MIN_OPSET || b.opset > MAX_OPSET) {
-      throw new IllegalArgumentException("opset " + b.opset + " is out of range: losskit emits opsets "
+      throw new LossArgumentException(Cause.OPTION, "opset " + b.opset + " is out of range: losskit emits opsets "
           + MIN_OPSET + " to " + MAX_OPSET);
     }
     if (b.rank < 0 || b.rank > 8) {
-      throw new IllegalArgumentException("rank " + b.rank + " is out of range: 0 to 8 extra dimensions");
+      throw new LossArgumentException(Cause.OPTION, "rank " + b.rank + " is out of range: 0 to 8 extra dimensions");
     }
-    if (!b.dtype.isFloating()) {
-      throw new IllegalArgumentException("dtype must be float32 or float64, got " + b.dtype);
+    if (b.dtype == null || !b.dtype.isFloating()) {
+      throw new LossArgumentException(Cause.DTYPE, "dtype must be float32 or float64, got " + b.dtype);
     }
     if (b.probabilities && !(b.loss instanceof CrossEntropyLoss)) {
-      throw new IllegalArgumentException("probability targets are only for cross_entropy, not " + b.loss.name());
+      throw new LossArgumentException(Cause.OPTION,
+          "probability targets are only for cross_entropy, not " + b.loss.name());
     }
     if (b.probabilities && ((CrossEntropyLoss) b.loss).ignoreIndex() >= 0) {
-      throw new IllegalArgumentException("ignoreIndex=" + ((CrossEntropyLoss) b.loss).ignoreIndex()
+      throw new LossArgumentException(Cause.PROBABILITY_TARGET_IGNORE_INDEX,
+          "ignoreIndex=" + ((CrossEntropyLoss) b.loss).ignoreIndex()
           + " is not supported with class-probability targets; it must be negative");
     }
     this.loss = b.loss;
@@ -89,7 +93,7 @@ public final class OnnxLoss {
     this.opset = b.opset;
     this.withGradient = b.withGradient;
     if (b.lowering == Lowering.OP && !opIsExact()) {
-      throw new IllegalArgumentException("the op lowering cannot express " + whyNotOp()
+      throw new LossArgumentException(Cause.OPTION, "the op lowering cannot express " + whyNotOp()
           + "; use --lowering primitives or auto");
     }
     this.lowering = b.lowering;
@@ -252,17 +256,18 @@ public final class OnnxLoss {
     double[] classWeight = loss instanceof CrossEntropyLoss ? ((CrossEntropyLoss) loss).weight()
         : loss instanceof NllLoss ? ((NllLoss) loss).weight() : null;
     if (classWeight != null && dims[1] instanceof Long && classWeight.length != (Long) dims[1]) {
-      throw new IllegalArgumentException("weight has " + classWeight.length + " entries but output '" + outputName
+      throw new LossArgumentException(Cause.WEIGHT_SHAPE,
+          "weight has " + classWeight.length + " entries but output '" + outputName
           + "' has " + dims[1] + " classes (dimension 1 of " + java.util.Arrays.toString(dims) + ")");
     }
     if (loss instanceof BceWithLogitsLoss) {
       BceWithLogitsLoss bce = (BceWithLogitsLoss) loss;
-      checkBroadcast("weight", bce.weight(), outputName, dims);
-      checkBroadcast("pos_weight", bce.posWeight(), outputName, dims);
+      checkBroadcast("weight", Cause.WEIGHT_SHAPE, bce.weight(), outputName, dims);
+      checkBroadcast("pos_weight", Cause.POS_WEIGHT_SHAPE, bce.posWeight(), outputName, dims);
     }
   }
 
-  private static void checkBroadcast(String what, Tensor operand, String outputName, Object[] dims) {
+  private static void checkBroadcast(String what, Cause cause, Tensor operand, String outputName, Object[] dims) {
     if (operand == null) {
       return;
     }
@@ -274,7 +279,7 @@ public final class OnnxLoss {
       ok = s == 1 || !(d instanceof Long) || s == (Long) d;
     }
     if (!ok) {
-      throw new IllegalArgumentException(what + " of shape " + java.util.Arrays.toString(shape)
+      throw new LossArgumentException(cause, what + " of shape " + java.util.Arrays.toString(shape)
           + " does not broadcast to output '" + outputName + "' of shape " + java.util.Arrays.toString(dims));
     }
   }
@@ -293,7 +298,8 @@ public final class OnnxLoss {
   public Attached attach(ModelProto model, String outputName, String labelsName) {
     GraphProto graph = model.getGraph();
     ValueInfoProto output = graph.getOutputList().stream().filter(o -> o.getName().equals(outputName)).findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("the model has no output '" + outputName + "'; its outputs: "
+        .orElseThrow(() -> new LossArgumentException(Cause.MODEL,
+            "the model has no output '" + outputName + "'; its outputs: "
             + graph.getOutputList().stream().map(ValueInfoProto::getName).collect(Collectors.joining(", "))));
     List<String> notes = new ArrayList<>();
     DType type = dtype;
@@ -301,7 +307,7 @@ public final class OnnxLoss {
     if (elem == Graph.FLOAT || elem == Graph.DOUBLE) {
       type = elem == Graph.FLOAT ? DType.FLOAT32 : DType.FLOAT64;
     } else if (elem != 0) {
-      throw new IllegalArgumentException("output '" + outputName + "' has element type "
+      throw new LossArgumentException(Cause.DTYPE, "output '" + outputName + "' has element type "
           + TensorProto.DataType.forNumber(elem) + "; the loss needs float or double logits");
     }
     int outputRank = rank;
@@ -310,7 +316,7 @@ public final class OnnxLoss {
     if (output.getType().getTensorType().hasShape()) {
       int minimum = classLoss() ? 2 : 1;
       if (shape.getDimCount() < minimum) {
-        throw new IllegalArgumentException("output '" + outputName + "' has rank " + shape.getDimCount()
+        throw new LossArgumentException(Cause.INPUT_SHAPE, "output '" + outputName + "' has rank " + shape.getDimCount()
             + "; " + loss.name() + " needs at least " + minimum + " dimensions");
       }
       outputRank = shape.getDimCount() - minimum;
