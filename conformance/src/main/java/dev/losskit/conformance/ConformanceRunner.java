@@ -118,6 +118,8 @@ public final class ConformanceRunner {
   }
 
   /**
+   * Checks a combination's label against what libtorch did.
+   *
    * @return why the combination's label disagrees with libtorch, or null when libtorch rejects exactly the
    *     combinations labelled with a cause
    */

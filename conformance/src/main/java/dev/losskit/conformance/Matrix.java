@@ -37,12 +37,12 @@ public final class Matrix {
    * @param expectedCause why libtorch rejects it, as the cause losskit must reject it with; null when it is valid
    */
   public record Combination(String id, Map<String, String> axes, LossCase call, Cause expectedCause) {
-    /** @return true when libtorch must reject the call, and every backend with it */
+    /** {@return true when libtorch must reject the call, and every backend with it} */
     public boolean invalid() {
       return expectedCause != null;
     }
 
-    /** @return the loss's name */
+    /** {@return the loss's name} */
     public String loss() {
       return call.loss();
     }

@@ -28,6 +28,8 @@ public record Outcome(Tensor loss, Tensor grad, String error, Throwable exceptio
   }
 
   /**
+   * Holds what a call computed.
+   *
    * @param loss the loss
    * @param grad the gradient with respect to the input
    * @return an outcome holding them
@@ -47,6 +49,8 @@ public record Outcome(Tensor loss, Tensor grad, String error, Throwable exceptio
   }
 
   /**
+   * Records what a call threw, with its own message.
+   *
    * @param e what the call threw
    * @return an outcome holding it, with its message
    */
@@ -55,6 +59,8 @@ public record Outcome(Tensor loss, Tensor grad, String error, Throwable exceptio
   }
 
   /**
+   * Records what a call threw, with a message of the caller's choosing.
+   *
    * @param e what the call threw
    * @param message the one-line message to show, e.g. an engine's error cut to its first line
    * @return an outcome holding it
@@ -64,6 +70,8 @@ public record Outcome(Tensor loss, Tensor grad, String error, Throwable exceptio
   }
 
   /**
+   * Records a rejection and the stage it came from.
+   *
    * @param e what was thrown
    * @param message the one-line message to show
    * @param stage where it was thrown
@@ -97,12 +105,14 @@ public record Outcome(Tensor loss, Tensor grad, String error, Throwable exceptio
     return exception != null;
   }
 
-  /** @return losskit's own rejection, or null when the call succeeded or something else rejected it */
+  /** {@return losskit's own rejection, or null when the call succeeded or something else rejected it} */
   public LossArgumentException losskitRejection() {
     return stage == Stage.CALL && exception instanceof LossArgumentException e ? e : null;
   }
 
   /**
+   * Describes the rejection for a report.
+   *
    * @return the rejection in one line, with the exception's class, e.g.
    *     {@code NullPointerException: Cannot read the array length}; null when the call succeeded
    */

@@ -50,6 +50,8 @@ public final class LossArgumentException extends IllegalArgumentException {
   private final Cause cause;
 
   /**
+   * Makes the exception.
+   *
    * @param cause what was wrong
    * @param message one line naming the bad value and where it is
    */
