@@ -64,18 +64,19 @@ final class FastCrossEntropy {
     Parallelism.forChunks(positions, minRows, (from, to) -> {
       if (vector) {
         float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
+        float[] laneScratch = new float[VectorRows.lanes()];
         if (sink != null) {
           java.nio.FloatBuffer out = sink.duplicate();
           float[] row = new float[classes];
           for (int pos = from; pos < to; pos++) {
-            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
-                eps, upstream[pos], nll, smooth, pos, row, 0);
+            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, laneScratch, target[pos], w, weightF,
+                total, eps, upstream[pos], nll, smooth, pos, row, 0);
             out.put(pos * classes, row, 0, classes);
           }
         } else {
           for (int pos = from; pos < to; pos++) {
-            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, target[pos], w, weightF, total,
-                eps, upstream[pos], nll, smooth, pos, gradF, gradF == null ? 0 : pos * classes);
+            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, laneScratch, target[pos], w, weightF,
+                total, eps, upstream[pos], nll, smooth, pos, gradF, gradF == null ? 0 : pos * classes);
           }
         }
       } else {

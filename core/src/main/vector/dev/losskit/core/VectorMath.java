@@ -90,4 +90,24 @@ final class VectorMath {
     FloatVector c = e.sub(u.sub(one));
     return c.div(u).add(logU);
   }
+
+  /**
+   * The sum of the lanes in lane order, \( (((0 + v_0) + v_1) + \dots) + v_{L-1} \) in float: the order of
+   * {@code reduceLanes(ADD)}'s Java fallback, and of its compiled form up to JDK 23.
+   *
+   * <p>Why not {@code reduceLanes(VectorOperators.ADD)}: the Vector API promises no order for a float sum, and
+   * since JDK 24 (JDK-8337062) C2 on x86 adds the lanes as a halving tree while the interpreter and C1 add them
+   * in lane order, so the same row gave a different sum, by an ulp, cold and warm. Scalar Java arithmetic has one
+   * result in every tier, so this sum is reproducible to the bit.
+   *
+   * @param lanes scratch of at least {@code v.length()} floats
+   */
+  static float sumLanes(FloatVector v, float[] lanes) {
+    v.intoArray(lanes, 0);
+    float sum = 0f;
+    for (int i = 0; i < v.length(); i++) {
+      sum += lanes[i];
+    }
+    return sum;
+  }
 }

@@ -14,13 +14,18 @@ final class VectorRows {
 
   private VectorRows() {}
 
+  /** @return the number of float lanes the kernels use: the length of the lane scratch they need */
+  static int lanes() {
+    return S.length();
+  }
+
   /**
    * One row: statistics, the loss into {@code nll[pos]} (and {@code smooth[pos]} when smoothing), and, when
    * {@code grad} is not null, the gradient row at {@code grad[ga...]}. An ignored row has target -1 and g = 0.
    */
-  static void crossEntropyRow(Tensor input, int at, int classes, float[] scratch, int target, double[] w,
-      float[] wf, double weightTotal, double eps, double g, double[] nll, double[] smooth, int pos, float[] grad,
-      int ga) {
+  static void crossEntropyRow(Tensor input, int at, int classes, float[] scratch, float[] laneScratch, int target,
+      double[] w, float[] wf, double weightTotal, double eps, double g, double[] nll, double[] smooth, int pos,
+      float[] grad, int ga) {
     if (target < 0 && grad == null) {
       return;
     }
@@ -62,8 +67,8 @@ final class VectorRows {
         vshift = wf == null ? vshift.add(shifted) : shifted.fma(FloatVector.fromArray(S, wf, i), vshift);
       }
     }
-    double sum = vsum.reduceLanes(VectorOperators.ADD);
-    double shiftSum = smoothing ? vshift.reduceLanes(VectorOperators.ADD) : 0;
+    double sum = VectorMath.sumLanes(vsum, laneScratch);
+    double shiftSum = smoothing ? VectorMath.sumLanes(vshift, laneScratch) : 0;
     for (int i = bound; i < n; i++) {
       double shifted = (double) a[off + i] - max;
       double e = Math.exp(shifted);
@@ -131,6 +136,7 @@ final class VectorRows {
     double total = 0;
     FloatVector zero = FloatVector.zero(S);
     FloatVector one = FloatVector.broadcast(S, 1f);
+    float[] laneScratch = new float[lanes];
     int i = from;
     while (i < to) {
       // A segment in which both operands are read contiguously, at most 1024 long.
@@ -175,7 +181,7 @@ final class VectorRows {
           d.mul(scale).intoArray(grad, j);
         }
       }
-      total += acc.reduceLanes(VectorOperators.ADD);
+      total += VectorMath.sumLanes(acc, laneScratch);
       for (; j < end; j++) {
         double xv = x[xo + j];
         double yv = y[yo + j];

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.Random;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.junit.jupiter.api.Test;
@@ -75,5 +76,33 @@ class VectorMathTest {
       worst = Math.max(worst, ulps(l[i], Math.log1p(e[i])));
     }
     assertTrue(worst <= 2, "worst error " + worst + " ulp");
+  }
+
+  /**
+   * The lane sum is the lane-order sum, bit for bit, from the first (interpreted) call to the last (compiled by
+   * C2): summands of mixed sign and magnitude, so that another association changes the last bits of most sums.
+   * With {@code reduceLanes(ADD)} this failed on JDK 25 once C2 compiled it (a halving tree, not lane order).
+   */
+  @Test
+  void laneSumIsTheLaneOrderSumColdAndWarm() {
+    assumeTrue(VectorSupport.AVAILABLE, "the Vector API is not present");
+    Random r = new Random(7);
+    float[] v = new float[S.length() * 4096];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (r.nextGaussian() * Math.exp(4 * r.nextGaussian()));
+    }
+    float[] lanes = new float[S.length()];
+    for (int round = 0; round < 40; round++) {
+      for (int i = 0; i < v.length; i += S.length()) {
+        float expected = 0f;
+        for (int k = 0; k < S.length(); k++) {
+          expected += v[i + k];
+        }
+        float got = VectorMath.sumLanes(FloatVector.fromArray(S, v, i), lanes);
+        if (Float.floatToRawIntBits(got) != Float.floatToRawIntBits(expected)) {
+          assertEquals(expected, got, "lanes " + i + "... in round " + round);
+        }
+      }
+    }
   }
 }
