@@ -7,14 +7,16 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Float32 cross-entropy rows and BCE ranges with the Vector API. Loaded only when {@link VectorSupport#AVAILABLE}.
  * Exponentials are taken of \( x_c - m \le 0 \) with {@link VectorMath} (reproducible to the bit) and summed in float
- * lanes of like sign, then in double; the loss is formed in double.
+ * lanes of like sign; the lanes are then added in lane order ({@link VectorMath#sumLanes}, since C2 on JDK 24 and
+ * later reduces them as a tree, which changes the last bit between cold and warm code), and the loss is formed in
+ * double.
  */
 final class VectorRows {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
   private VectorRows() {}
 
-  /** @return the number of float lanes the kernels use: the length of the lane scratch they need */
+  /** {@return the number of float lanes the kernels use: the length of the lane scratch they need} */
   static int lanes() {
     return S.length();
   }
