@@ -50,7 +50,7 @@ final class AttachCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     try {
-      AtomicFiles.write(out, attached.model()::writeTo);
+      attached.write(out);
     } catch (IOException e) {
       spec.commandLine().getErr().println(name + ": cannot write " + out + ": " + Main.oneLine(e.getMessage()));
       return Main.EXIT_USAGE;

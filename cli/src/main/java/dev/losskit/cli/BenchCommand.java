@@ -2,6 +2,7 @@ package dev.losskit.cli;
 
 import dev.losskit.benchmarks.Bench;
 import dev.losskit.benchmarks.BenchReport;
+import dev.losskit.onnx.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

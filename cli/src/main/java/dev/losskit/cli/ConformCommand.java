@@ -8,6 +8,7 @@ import dev.losskit.conformance.ConformanceRunner;
 import dev.losskit.conformance.LossCase;
 import dev.losskit.conformance.Matrix;
 import dev.losskit.conformance.TorchOracle;
+import dev.losskit.onnx.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;

@@ -1,6 +1,5 @@
 package dev.losskit.cli;
 
-import ai.onnx.proto.OnnxMl.ModelProto;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -26,15 +25,11 @@ final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    ModelProto model;
     try {
-      model = options.exporter().export();
+      options.exporter().export(out);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println(spec.qualifiedName() + ": " + Main.oneLine(e.getMessage()));
       return Main.EXIT_USAGE;
-    }
-    try {
-      AtomicFiles.write(out, model::writeTo);
     } catch (IOException e) {
       spec.commandLine().getErr().println(spec.qualifiedName() + ": cannot write " + out + ": "
           + Main.oneLine(e.getMessage()));

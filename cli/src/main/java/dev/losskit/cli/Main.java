@@ -1,5 +1,6 @@
 package dev.losskit.cli;
 
+import dev.losskit.core.Kernels;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -80,12 +81,13 @@ public final class Main implements Runnable {
     return s == null ? "" : s.replaceAll("\\s+", " ").trim();
   }
 
-  /** Reads the version from the jar's manifest. */
+  /** Reads the version from the jar's manifest, and says which kernels the core runs in this JVM. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
       String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"losskit " + (v == null ? "(development build)" : v)};
+      return new String[] {"losskit " + (v == null ? "(development build)" : v),
+          "kernels: " + Kernels.describe()};
     }
   }
 }

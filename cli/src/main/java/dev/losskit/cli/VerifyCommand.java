@@ -8,6 +8,7 @@ import dev.losskit.conformance.GoldenReader;
 import dev.losskit.conformance.GoldenReader.GoldenFile;
 import dev.losskit.conformance.GoldenVerifier;
 import dev.losskit.conformance.Tolerance;
+import dev.losskit.onnx.AtomicFiles;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.losskit.onnx.AtomicFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -145,6 +146,18 @@ class VerifyCommandTest {
     assertEquals(0, help.code());
     assertTrue(String.join("\n", help.out()).contains("--report"));
     assertEquals(0, run("--version").code());
+  }
+
+  /** Surefire runs the CLI's tests with the Vector API module, as the launcher runs the command. */
+  @Test
+  void versionSaysWhetherTheVectorApiKernelsAreOn() {
+    Run r = run("--version");
+    assertEquals(0, r.code());
+    assertEquals(2, r.out().size(), r.out().toString());
+    assertTrue(r.out().get(0).startsWith("losskit "), r.out().get(0));
+    assertEquals("kernels: " + dev.losskit.core.Kernels.describe(), r.out().get(1));
+    boolean module = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    assertEquals(module, r.out().get(1).startsWith("kernels: Vector API (jdk.incubator.vector), "), r.out().get(1));
   }
 
   @Test

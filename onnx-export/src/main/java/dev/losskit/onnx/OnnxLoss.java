@@ -16,6 +16,8 @@ import dev.losskit.core.Loss;
 import dev.losskit.core.NllLoss;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -26,6 +28,9 @@ import java.util.stream.Collectors;
  * A loss as an ONNX graph: PyTorch's {@code CrossEntropyLoss}, {@code NLLLoss} or {@code BCEWithLogitsLoss} with
  * every option, exported standalone ({@link #export()}) or attached to an existing model ({@link #attach}), with
  * the analytic gradient of the loss with respect to its input as an optional extra output.
+ *
+ * <p>A caller that only wants the file needs no protobuf class: {@link #exportBytes()} gives the serialized model
+ * and {@link #export(Path)} writes it atomically.
  *
  * <p>Two lowerings: {@link Lowering#OP} uses ONNX's {@code SoftmaxCrossEntropyLoss} and
  * {@code NegativeLogLikelihoodLoss} where they are exactly PyTorch's loss (class indices, no smoothing);
@@ -233,6 +238,29 @@ public final class OnnxLoss {
     return model(g.build(loss.name()), opset, irVersionFor(opset), List.of());
   }
 
+  /**
+   * Emits the standalone loss graph, serialized: the bytes of an {@code .onnx} file, for ONNX Runtime's
+   * {@code createSession(byte[])} or any other reader, without protobuf classes in the caller's code.
+   *
+   * @return the model in ONNX's protobuf encoding
+   */
+  public byte[] exportBytes() {
+    return export().toByteArray();
+  }
+
+  /**
+   * Writes the standalone loss graph to a file, atomically: into a temporary file in the same directory, then
+   * moved over the target. A reader sees the old file or the whole new one; a failed write leaves the target as it
+   * was and no temporary file behind.
+   *
+   * @param file the {@code .onnx} file to create or replace; its directory must exist
+   * @throws IOException when the file cannot be written
+   */
+  public void export(Path file) throws IOException {
+    ModelProto model = export();
+    AtomicFiles.write(file, model::writeTo);
+  }
+
   private Object[] lossDimsOfIndexTarget(Object[] inputDims) {
     List<Object> dims = new ArrayList<>(List.of(inputDims));
     dims.remove(1);
@@ -245,7 +273,27 @@ public final class OnnxLoss {
    * @param model the model with the loss
    * @param notes what was changed beyond adding the loss, e.g. a raised opset
    */
-  public record Attached(ModelProto model, List<String> notes) {}
+  public record Attached(ModelProto model, List<String> notes) {
+    /**
+     * Serializes the model with the loss.
+     *
+     * @return the model in ONNX's protobuf encoding
+     */
+    public byte[] modelBytes() {
+      return model.toByteArray();
+    }
+
+    /**
+     * Writes the model with the loss atomically, as {@link OnnxLoss#export(Path)} does; the file may be the model
+     * that was read.
+     *
+     * @param file the {@code .onnx} file to create or replace; its directory must exist
+     * @throws IOException when the file cannot be written; the target is then unchanged
+     */
+    public void write(Path file) throws IOException {
+      AtomicFiles.write(file, model::writeTo);
+    }
+  }
 
   /**
    * Checks the loss's weights against the output's declared dimensions, where the model declares them: a class

@@ -1,4 +1,4 @@
-package dev.losskit.cli;
+package dev.losskit.onnx;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -13,6 +13,9 @@ import java.util.Set;
 /**
  * Writes output files atomically: into a temporary file beside the target, then renamed over it. A reader sees
  * either the old file or the whole new one, and a failed write leaves no partial file behind.
+ *
+ * <p>{@link OnnxLoss#export(Path)} and {@link OnnxLoss.Attached#write(Path)} write through it, and so does every
+ * file the {@code losskit} command writes: one implementation for both.
  */
 public final class AtomicFiles {
   private AtomicFiles() {}
