@@ -1,5 +1,6 @@
 package dev.losskit.conformance;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.losskit.conformance.Matrix.Combination;
@@ -54,6 +55,17 @@ class ConformanceMatrixTest {
     assertTrue(all.stream().map(Combination::id).distinct().count() == all.size(), "ids must be unique");
     List<Combination> quick = Matrix.select(all, null, true);
     assertTrue(quick.size() > all.size() / 4 && quick.size() < all.size() / 2, "quick: " + quick.size());
+  }
+
+  /**
+   * The run faces libtorch with the kernels it says it does: the Vector API ones in the default run (the build adds
+   * the module), the scalar fallback in the run with {@code -Dlosskit.vector=false}. A build that silently lost the
+   * module would otherwise check only the scalar kernels.
+   */
+  @Test
+  void theKernelsUnderTestAreTheOnesThisRunIsFor() {
+    boolean scalarRun = "false".equals(System.getProperty("losskit.vector"));
+    assertEquals(!scalarRun, dev.losskit.core.Kernels.vectorized(), dev.losskit.core.Kernels.describe());
   }
 
   @Test

@@ -46,6 +46,12 @@ class TorchLossTest {
     return v;
   }
 
+  /** The build runs these tests with the Vector API module, so the core-backed path uses the fast kernels. */
+  @Test
+  void theCoreBackedPathRunsTheVectorKernelsHere() {
+    assertTrue(dev.losskit.core.Kernels.vectorized(), dev.losskit.core.Kernels.describe());
+  }
+
   /** The loss and the predictions' gradient, as a DJL training step computes them. */
   @SuppressWarnings("try")
   private static float[][] lossAndGradient(TorchLoss loss, NDArray label, NDArray pred) {
