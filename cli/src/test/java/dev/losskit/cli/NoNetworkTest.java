@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,10 +31,13 @@ class NoNetworkTest {
   void theLauncherSetsThemAndCiChecksWithStrace() throws IOException {
     Path root = Path.of(System.getProperty("losskit.fixtures")).getParent();
     String launcher = Files.readString(root.resolve("losskit"));
-    for (String optOut : new String[] {"OPT_OUT_TRACKING=true", "DJL_OFFLINE=true", "ORT_DISABLE_TELEMETRY=1",
-        "-Dai.djl.offline=true"}) {
-      assertTrue(launcher.contains(optOut), "the launcher sets " + optOut);
+    for (String variable : new String[] {"OPT_OUT_TRACKING=true", "DJL_OFFLINE=true", "ORT_DISABLE_TELEMETRY=1"}) {
+      assertTrue(Pattern.compile("(?m)^export " + Pattern.quote(variable) + "$").matcher(launcher).find(),
+          "the launcher exports " + variable);
     }
-    assertTrue(Files.readString(root.resolve(".ci/run")).contains(".ci/no-network"), ".ci/run runs the check");
+    assertTrue(Pattern.compile("(?m)^JAVA_OPTS\\+?=\\(.*-Dai\\.djl\\.offline=true").matcher(launcher).find(),
+        "the launcher passes -Dai.djl.offline=true");
+    assertTrue(Pattern.compile("(?m)^\\s*JAVA_HOME=\"\\$home\" \\.ci/no-network$")
+        .matcher(Files.readString(root.resolve(".ci/run"))).find(), ".ci/run runs .ci/no-network on each JDK");
   }
 }

@@ -20,7 +20,9 @@ import org.junit.jupiter.api.TestFactory;
  */
 class ConformanceMatrixTest {
   private static TorchOracle oracle;
-  private static final List<Backend> BACKENDS = Backends.all();
+  /** Every backend, or those named by {@code -Dlosskit.backends} (the scalar-fallback run needs only two). */
+  private static final List<Backend> BACKENDS = System.getProperty("losskit.backends") == null ? Backends.all()
+      : Backends.byNames(List.of(System.getProperty("losskit.backends").split(",")));
 
   @BeforeAll
   static void loadLibtorch() throws Exception {

@@ -142,11 +142,11 @@ final class ClassProblem {
     String in = Arrays.toString(inputShape);
     String tg = Arrays.toString(targetShape);
     if (!inputDtype.isFloating()) {
-      throw new LossArgumentException(Cause.DTYPE, 
+      throw new LossArgumentException(Cause.DTYPE,
           loss + ": input must be float32 or float64, got " + inputDtype + " (input shape " + in + ")");
     }
     if (inputShape.length == 0) {
-      throw new LossArgumentException(Cause.INPUT_SHAPE, 
+      throw new LossArgumentException(Cause.INPUT_SHAPE,
           loss + ": input must have shape (C), (N, C) or (N, C, d1, ...), got a scalar (shape [])");
     }
     int classes = classes(inputShape);

@@ -51,7 +51,7 @@ public enum DType {
         return t;
       }
     }
-    throw new LossArgumentException(Cause.OPTION, 
+    throw new LossArgumentException(Cause.OPTION,
         "unknown dtype '" + name + "': expected one of float32, float64, int32, int64");
   }
 

@@ -38,7 +38,7 @@ public final class Tensor {
       throw new LossArgumentException(Cause.TENSOR_SHAPE, "offset " + offset + " is negative");
     }
     if ((long) offset + size > capacity) {
-      throw new LossArgumentException(Cause.TENSOR_SHAPE, 
+      throw new LossArgumentException(Cause.TENSOR_SHAPE,
           "shape " + Arrays.toString(this.shape) + " needs " + size + " elements from offset " + offset
               + " but the " + dtype + " store holds " + capacity);
     }

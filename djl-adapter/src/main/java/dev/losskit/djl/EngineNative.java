@@ -187,7 +187,7 @@ final class EngineNative {
    * memory: the graph keeps them for the backward (see {@link #constant}).
    */
   private static NDArray vector(NDManager m, double[] w, DType dtype) {
-    return tensor(m, Tensor.of(w.clone(), new int[] {w.length}), dtype);
+    return tensor(m, Tensor.of(w, w.length), dtype); // tensor() copies; w is only read
   }
 
   /** A weight tensor in the predictions' dtype, in the engine's own memory (see {@link #constant}). */

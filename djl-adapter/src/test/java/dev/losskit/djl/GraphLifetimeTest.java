@@ -98,30 +98,35 @@ class GraphLifetimeTest {
         }
         label = m.create(t);
       }
+      if (collectBetween) {
+        settle(); // earlier garbage goes first, so what is freed below was made by this forward
+      }
       try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray value = c.build(execution).evaluate(new NDList(label), new NDList(pred));
         if (collectBetween) {
-          long freed = collectAndScribble();
+          long freed = DIRECT.getCount() - settle();
+          scribble();
           if (execution == Execution.ENGINE) {
-            // DJL's Number operands and the Java-made copies of constants and weights are closed by now: the
-            // collector must have freed some of them, or this test would prove nothing.
+            // DJL's Number operands and the Java-made sources of the engine's copies of constants and weights are
+            // closed by now: the collection between forward and backward must free some of them, or this test
+            // would prove nothing.
             assertTrue(freed > 0, c + ": no direct buffer was freed between forward and backward");
           }
         }
         collector.backward(value.sum());
+      } finally {
+        SCRIBBLE.remove();
       }
       return pred.getGradient().toDoubleArray();
     }
   }
 
   /**
-   * Collects garbage until the direct-buffer cleaner has freed what it can, then takes the freed native memory back
-   * with small direct buffers full of a sentinel, as any later allocation of the same size would.
+   * Collects garbage until the direct-buffer cleaner has freed what it can.
+   *
+   * @return how many direct buffers are left
    */
-  private static long collectAndScribble() {
-    BufferPoolMXBean direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
-        .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
-    long before = direct.getCount();
+  private static long settle() {
     long last = Long.MAX_VALUE;
     for (int round = 0; round < 50; round++) {
       System.gc();
@@ -129,24 +134,33 @@ class GraphLifetimeTest {
         Thread.sleep(20);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        return 0;
+        break;
       }
-      long now = direct.getCount();
+      long now = DIRECT.getCount();
       if (now >= last && round >= 3) {
         break;
       }
       last = now;
     }
-    long freed = before - direct.getCount();
+    return DIRECT.getCount();
+  }
+
+  /**
+   * Takes freed native memory back with small direct buffers full of a sentinel, as any later allocation of the
+   * same size would, and keeps them until the backward has run.
+   */
+  private static void scribble() {
     List<ByteBuffer> hold = new ArrayList<>();
     for (int i = 0; i < 4096; i++) {
       ByteBuffer b = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
       b.putDouble(0, SENTINEL);
       hold.add(b);
     }
-    SCRIBBLE.set(hold); // kept until the backward has run
-    return freed;
+    SCRIBBLE.set(hold);
   }
+
+  private static final BufferPoolMXBean DIRECT = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)
+      .stream().filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
 
   private static final ThreadLocal<List<ByteBuffer>> SCRIBBLE = new ThreadLocal<>();
 }
