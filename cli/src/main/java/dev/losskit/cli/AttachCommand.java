@@ -20,7 +20,8 @@ import picocli.CommandLine.Spec;
     name = "attach",
     mixinStandardHelpOptions = true,
     description = {"Attaches a loss to one of a model's outputs: adds a labels input and a 'loss' output (and",
-        "'grad_NAME' with --with-gradient), keeping the original inputs, outputs, initializers and metadata.",
+        "'grad_NAME' with --with-gradient), keeping the original inputs, outputs, nodes, initializers, opsets",
+        "and metadata. The loss is emitted at the model's own opset (11 to 26).",
         "The output is written atomically, so -o may name the input itself."})
 final class AttachCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -44,6 +45,10 @@ final class AttachCommand implements Callable<Integer> {
     String name = spec.qualifiedName();
     OnnxLoss.Attached attached;
     try {
+      if (options.opset != null) {
+        throw new IllegalArgumentException("--opset " + options.opset
+            + " does not apply to attach: the loss is emitted at the model's own opset, which attach never changes");
+      }
       attached = options.exporter().attach(read(model), output, labelsName);
     } catch (IllegalArgumentException | IOException e) {
       spec.commandLine().getErr().println(name + ": " + Main.oneLine(e.getMessage()));

@@ -1,5 +1,6 @@
 package dev.losskit.cli;
 
+import dev.losskit.onnx.OnnxLoss;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -25,8 +26,10 @@ final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    OnnxLoss exporter;
     try {
-      options.exporter().export(out);
+      exporter = options.exporter();
+      exporter.export(out);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println(spec.qualifiedName() + ": " + Main.oneLine(e.getMessage()));
       return Main.EXIT_USAGE;
@@ -36,7 +39,7 @@ final class ExportCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     spec.commandLine().getOut().println("wrote " + out + ": " + options.loss + " (" + options.dtype + ", rank "
-        + options.rank + ", opset " + options.opset + ")");
+        + options.rank + ", opset " + exporter.opset() + ")");
     return 0;
   }
 }

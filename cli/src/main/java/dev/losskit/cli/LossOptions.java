@@ -43,8 +43,9 @@ final class LossOptions {
       description = "Dimensions after (N, C), or after N for bce (default 0).")
   int rank;
 
-  @Option(names = "--opset", paramLabel = "N", description = "ONNX opset, 13 to 21 (default 17).")
-  int opset = OnnxLoss.DEFAULT_OPSET;
+  @Option(names = "--opset", paramLabel = "N", description = "ONNX opset, " + OnnxLoss.MIN_OPSET + " to "
+      + OnnxLoss.MAX_OPSET + " (default " + OnnxLoss.DEFAULT_OPSET + "); export only: attach uses the model's.")
+  Integer opset;
 
   @Option(names = "--lowering", paramLabel = "L", description = "auto (default), op or primitives.")
   String lowering = "auto";
@@ -110,6 +111,7 @@ final class LossOptions {
       core = b.build();
     }
     return OnnxLoss.builder(core).probabilityTargets(target.equals("probability"))
-        .dtype(DType.fromPytorchName(dtype)).rank(rank).opset(opset).lowering(l).withGradient(withGradient).build();
+        .dtype(DType.fromPytorchName(dtype)).rank(rank).opset(opset == null ? OnnxLoss.DEFAULT_OPSET : opset)
+        .lowering(l).withGradient(withGradient).build();
   }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import dev.losskit.cli.VerifyCommandTest.Run;
 import java.io.IOException;
@@ -90,6 +91,12 @@ class BadInputTableTest {
         "-o", "@/x.onnx"));
     r.add(row("export: an opset out of range", 2, List.of("opset 99"), "export", "--loss", "cross_entropy",
         "--opset", "99", "-o", "@/x.onnx"));
+    r.add(row("export: opset 10, below the lowest", 2, List.of("opset 10", "11 to 26"), "export", "--loss",
+        "cross_entropy", "--opset", "10", "-o", "@/x.onnx"));
+    r.add(row("export: opset 27, above the highest", 2, List.of("opset 27", "11 to 26"), "export", "--loss",
+        "cross_entropy", "--opset", "27", "-o", "@/x.onnx"));
+    r.add(row("export: the op lowering at opset 11", 2, List.of("opset 11", "op lowering"), "export", "--loss",
+        "nll_loss", "--lowering", "op", "--opset", "11", "-o", "@/x.onnx"));
     r.add(row("export: an unknown dtype", 2, List.of("float16"), "export", "--loss", "cross_entropy", "--dtype",
         "float16", "-o", "@/x.onnx"));
     r.add(row("export: an unknown lowering", 2, List.of("fast"), "export", "--loss", "cross_entropy",
@@ -125,6 +132,10 @@ class BadInputTableTest {
         "@/x.onnx"));
     r.add(row("attach: an unwritable output, over the input's name", 2, List.of("cannot write"), "attach", model,
         "--output", "logits", "--loss", "cross_entropy", "-o", "@/plain.txt/m.onnx"));
+    r.add(row("attach: a model at opset 10", 2, List.of("opset is 10", "11 to 26"), "attach", "@/opset10.onnx",
+        "--output", "logits", "--loss", "cross_entropy", "-o", "@/x.onnx"));
+    r.add(row("attach: --opset, which is the model's", 2, List.of("--opset 17", "model's own opset"), "attach",
+        model, "--output", "logits", "--loss", "cross_entropy", "--opset", "17", "-o", "@/x.onnx"));
     r.add(row("attach: no --output", 2, List.of("--output"), "attach", model, "--loss", "cross_entropy", "-o",
         "@/x.onnx"));
     // the other commands
@@ -141,6 +152,9 @@ class BadInputTableTest {
     try (var in = getClass().getResourceAsStream("/dev/losskit/examples/classifier.onnx")) {
       Files.copy(in, dir.resolve("m.onnx"));
     }
+    ModelProto classifier = ModelProto.parseFrom(Files.readAllBytes(dir.resolve("m.onnx")));
+    Files.write(dir.resolve("opset10.onnx"), classifier.toBuilder().setOpsetImport(0,
+        classifier.getOpsetImport(0).toBuilder().setVersion(10)).build().toByteArray());
     byte[] noise = new byte[4096];
     new Random(7).nextBytes(noise);
     Files.write(dir.resolve("random.bin"), noise);

@@ -64,6 +64,20 @@ class OnnxCommandsTest {
   }
 
   @Test
+  void exportTakesTheLowestAndHighestOpset() throws Exception {
+    for (String opset : new String[] {"11", "26"}) {
+      Path out = dir.resolve("nll" + opset + ".onnx");
+      Run r = VerifyCommandTest.run("export", "--loss", "nll_loss", "--rank", "1", "--with-gradient", "--opset",
+          opset, "-o", out.toString());
+      assertEquals(0, r.code(), r.err().toString());
+      assertTrue(r.out().get(0).endsWith("opset " + opset + ")"), r.out().toString());
+      ModelProto m = ModelProto.parseFrom(Files.readAllBytes(out));
+      assertEquals(Long.parseLong(opset), m.getOpsetImport(0).getVersion());
+      assertEquals(opset.equals("11") ? 6 : 13, m.getIrVersion(), "ONNX's IR version for the opset");
+    }
+  }
+
+  @Test
   void badExportOptionsAreOneLineAndWriteNothing() throws Exception {
     String out = dir.resolve("x.onnx").toString();
     oneLine(VerifyCommandTest.run("export", "--loss", "hinge", "-o", out), "hinge");
@@ -72,7 +86,8 @@ class OnnxCommandsTest {
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--pos-weight", "2", "-o", out), "--pos-weight");
     oneLine(VerifyCommandTest.run("export", "--loss", "bce_with_logits", "--ignore-index", "3", "-o", out),
         "--ignore-index");
-    oneLine(VerifyCommandTest.run("export", "--loss", "nll_loss", "--opset", "22", "-o", out), "opset 22");
+    oneLine(VerifyCommandTest.run("export", "--loss", "nll_loss", "--opset", "10", "-o", out), "opset 10");
+    oneLine(VerifyCommandTest.run("export", "--loss", "nll_loss", "--opset", "27", "-o", out), "opset 27");
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--label-smoothing", "2", "-o", out), "2.0");
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--lowering", "fast", "-o", out), "fast");
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--dtype", "float16", "-o", out), "float16");
@@ -90,8 +105,10 @@ class OnnxCommandsTest {
     Run r = VerifyCommandTest.run("attach", model.toString(), "--output", "logits", "--loss", "cross_entropy",
         "--weight", "1,2,0.5", "--label-smoothing", "0.1", "--with-gradient", "-o", model.toString());
     assertEquals(0, r.code(), r.err().toString());
-    assertTrue(r.err().get(0).contains("note: raised the model's default opset from 11 to 13"), r.err().toString());
+    assertEquals(List.of(), r.err(), "no note: the model's opset is not changed");
     ModelProto m = ModelProto.parseFrom(Files.readAllBytes(model));
+    assertEquals(1, m.getOpsetImportCount());
+    assertEquals(11, m.getOpsetImport(0).getVersion(), "the torch-exported classifier stays at opset 11");
     assertEquals(List.of("logits", "loss", "grad_logits"), names(m.getGraph().getOutputList()));
     assertEquals(List.of("features", "labels"), names(m.getGraph().getInputList()));
     assertEquals(List.of("classifier.onnx"), files(), "no temporary file left behind");
@@ -107,7 +124,7 @@ class OnnxCommandsTest {
     oneLine(VerifyCommandTest.run("attach", model.toString(), "--output", "logits", "--labels-name", "features",
         "--loss", "cross_entropy", "-o", out), "'features' is already used");
     oneLine(VerifyCommandTest.run("attach", model.toString(), "--output", "logits", "--loss", "nll_loss",
-        "--opset", "9", "-o", out), "opset 9");
+        "--opset", "9", "-o", out), "opset 9", "model's own opset");
     oneLine(VerifyCommandTest.run("attach", dir.resolve("absent.onnx").toString(), "--output", "logits", "--loss",
         "cross_entropy", "-o", out), "no such file");
     Path random = dir.resolve("random.onnx");

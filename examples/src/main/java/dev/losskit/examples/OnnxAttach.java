@@ -19,7 +19,8 @@ import java.util.Random;
  * A loss attached to an ONNX model: a label-smoothed, class-weighted cross-entropy wired onto the {@code logits}
  * output of a classifier exported by {@code torch.onnx.export}, run in ONNX Runtime on a batch, and compared with
  * the core's value on the same logits. ONNX has no operator for label smoothing; the attached graph builds it from
- * basic operators, and outputs the gradient with respect to the logits too.
+ * basic operators, and outputs the gradient with respect to the logits too. The loss is emitted at the model's own
+ * opset (11 here), and none of the model's nodes change.
  *
  * <p>Run it with {@code ./losskit example onnx}.
  */
@@ -32,9 +33,11 @@ public final class OnnxAttach {
    * @param onnxLoss the loss ONNX Runtime computed
    * @param coreLoss the core's loss on the logits ONNX Runtime computed
    * @param gradientError the largest difference between ONNX Runtime's and the core's gradient
-   * @param notes what attaching changed besides adding the loss
+   * @param notes what attaching changed besides adding the loss (nothing, for this model)
+   * @param opset the default-domain opset of the model with the loss: the classifier's own
    */
-  public record Result(float onnxLoss, double coreLoss, double gradientError, java.util.List<String> notes) {}
+  public record Result(float onnxLoss, double coreLoss, double gradientError, java.util.List<String> notes,
+      long opset) {}
 
   /**
    * Attaches the loss to the classifier, runs both in ONNX Runtime on a random batch, and compares the loss and
@@ -85,7 +88,8 @@ public final class OnnxAttach {
       for (int i = 0; i < grad.length; i++) {
         worst = Math.max(worst, Math.abs(grad[i] - core.gradInput().getDouble(i)));
       }
-      return new Result(floats(out, "loss")[0], core.loss().getDouble(0), worst, attached.notes());
+      return new Result(floats(out, "loss")[0], core.loss().getDouble(0), worst, attached.notes(),
+          attached.model().getOpsetImport(0).getVersion());
     }
   }
 
@@ -107,6 +111,7 @@ public final class OnnxAttach {
     System.out.println("classifier.onnx (torch.onnx.export, opset 11) + CrossEntropyLoss(weight=[1, 2.5, 0.5],"
         + " label_smoothing=0.1)");
     r.notes().forEach(n -> System.out.println("note: " + n));
+    System.out.println("the loss is emitted at the model's own opset, " + r.opset() + "; no existing node changes");
     System.out.printf(Locale.ROOT, "loss in ONNX Runtime:         %.7f%n", r.onnxLoss());
     System.out.printf(Locale.ROOT, "loss in losskit's core:       %.7f%n", r.coreLoss());
     System.out.printf(Locale.ROOT, "largest gradient difference:  %.2e%n", r.gradientError());

@@ -30,6 +30,8 @@ final class Graph {
 
   final DType dtype;
   final int elemType;
+  /** The default-domain opset the nodes are emitted at; {@link Value} picks each operator's form by it. */
+  final int opset;
   private final String prefix;
   private final Set<String> taken;
   private final List<NodeProto> nodes = new ArrayList<>();
@@ -44,9 +46,11 @@ final class Graph {
    * @param prefix what every generated name starts with
    * @param dtype the loss's floating dtype
    * @param taken names already used (by a model the loss is attached to)
+   * @param opset the default-domain opset of the nodes
    */
-  Graph(String prefix, DType dtype, Set<String> taken) {
+  Graph(String prefix, DType dtype, Set<String> taken, int opset) {
     this.prefix = prefix;
+    this.opset = opset;
     this.dtype = dtype;
     this.elemType = dtype == DType.FLOAT32 ? FLOAT : DOUBLE;
     this.taken = new HashSet<>(taken);

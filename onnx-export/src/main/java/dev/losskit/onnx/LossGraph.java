@@ -75,7 +75,7 @@ final class LossGraph {
         logp = x;
       }
     } else {
-      logp = logSoftmax ? x.logSoftmax(1) : x;
+      logp = logSoftmax ? x.logSoftmax(1, rank) : x;
       Value picked = logp.gatherElements(safe.unsqueeze(1), 1).squeeze(1);
       Value nll = (wt == null ? picked : picked.mul(wt)).neg().where(mask, zero);
       Value smooth = null;
@@ -130,7 +130,7 @@ final class LossGraph {
     int rank = spec.rank() + 2;
     Reduction reduction = spec.loss().reduction();
     Value valid = g.guard(t.shape().equal(x.shape()).all());
-    Value logp = x.logSoftmax(1);
+    Value logp = x.logSoftmax(1, rank);
     Value classes = x.shape().gather(g.int64(1), 0).toFloat();
     Value target = eps > 0 ? t.mul(1 - eps).add(g.scalar(eps).div(classes)) : t;
     Value weighted = weight == null ? target : target.mul(g.tensor(weight, classShape(rank, weight.length)));

@@ -35,7 +35,9 @@ import java.util.stream.Collectors;
  * <p>Two lowerings: {@link Lowering#OP} uses ONNX's {@code SoftmaxCrossEntropyLoss} and
  * {@code NegativeLogLikelihoodLoss} where they are exactly PyTorch's loss (class indices, no smoothing);
  * {@link Lowering#PRIMITIVES} builds every option from basic operators. {@link Lowering#AUTO} takes the op where it
- * is exact. Opsets 13 to 21; the default is 17 with IR version 8.
+ * is exact and the opset has it (12 and later). Opsets {@value #MIN_OPSET} to {@value #MAX_OPSET}, each operator in
+ * the form that opset defines; the default is {@value #DEFAULT_OPSET} with IR version 8. {@link #attach} emits the
+ * loss at the model's own opset and changes none of the model's nodes.
  *
  * <p>The standalone graph has inputs {@code input} ({@code (N, C, d1..dk)}; for BCE {@code (N, d1..dk)}),
  * {@code target}, and, with the gradient and reduction {@code none}, {@code grad_output}; its outputs are
@@ -43,10 +45,25 @@ import java.util.stream.Collectors;
  * immutable.
  */
 public final class OnnxLoss {
-  /** The lowest opset the graphs use (Unsqueeze and ReduceSum take their axes as inputs from 13). */
-  public static final int MIN_OPSET = 13;
-  /** The highest opset supported. */
-  public static final int MAX_OPSET = 21;
+  /**
+   * The lowest opset the graphs are emitted at: 11, the first with {@code Range} and with {@code Gather},
+   * {@code GatherElements} and {@code Equal} in the forms the graphs use. Below 13, {@code Unsqueeze},
+   * {@code Squeeze} and {@code ReduceSum} take their axes as attributes, and {@code LogSoftmax} flattens its input to
+   * 2-D at the axis, so a class axis that is not last is first transposed last.
+   */
+  public static final int MIN_OPSET = 11;
+  /**
+   * The highest opset supported: the newest ONNX Runtime 1.29 accepts. ONNX Runtime builds with ONNX 1.21.0
+   * (opset 26, IR version 13; microsoft/onnxruntime#27601 "ONNX 1.21.0 integration" moved {@code cmake/deps.txt}
+   * to it), and {@code ValidateOpsetForDomain} in {@code onnxruntime/core/graph/model_load_utils.h} refuses a model
+   * stamped with a later opset than the ONNX release it was built with. Checked with the Java ONNX Runtime 1.29.0
+   * this project tests with: a model at opset 26 (IR 13) loads and runs; at 27 loading fails with "Opset 27 is under
+   * development and support for this is limited. ... Current official support for domain ai.onnx is till opset 26."
+   * OnnxLossOpsetTest runs every loss graph at every opset up to this one.
+   */
+  public static final int MAX_OPSET = 26;
+  /** The lowest opset with ONNX's loss operators, {@code SoftmaxCrossEntropyLoss} and {@code NegativeLogLikelihoodLoss}. */
+  public static final int MIN_OP_LOWERING_OPSET = 12;
   /** The default opset, which today's runtimes and checkers load. */
   public static final int DEFAULT_OPSET = 17;
 
@@ -54,7 +71,7 @@ public final class OnnxLoss {
   public enum Lowering {
     /** {@link #OP} where it is exact, else {@link #PRIMITIVES}. */
     AUTO,
-    /** ONNX's loss operators; only for class indices without label smoothing. */
+    /** ONNX's loss operators; only for class indices without label smoothing, at opset 12 or later. */
     OP,
     /** Basic operators: {@code LogSoftmax}, {@code GatherElements}, {@code Where}, {@code ReduceSum}, .... */
     PRIMITIVES
@@ -72,10 +89,7 @@ public final class OnnxLoss {
     if (b.loss == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, "a loss is required");
     }
-    if (b.opset < MIN_OPSET || b.opset > MAX_OPSET) {
-      throw new LossArgumentException(Cause.OPTION, "opset " + b.opset + " is out of range: losskit emits opsets "
-          + MIN_OPSET + " to " + MAX_OPSET);
-    }
+    checkOpset(b.opset);
     if (b.rank < 0 || b.rank > 8) {
       throw new LossArgumentException(Cause.OPTION, "rank " + b.rank + " is out of range: 0 to 8 extra dimensions");
     }
@@ -99,6 +113,11 @@ public final class OnnxLoss {
     this.withGradient = b.withGradient;
     if (b.lowering == Lowering.OP && !opIsExact()) {
       throw new LossArgumentException(Cause.OPTION, "the op lowering cannot express " + whyNotOp()
+          + "; use --lowering primitives or auto");
+    }
+    if (b.lowering == Lowering.OP && b.opset < MIN_OP_LOWERING_OPSET) {
+      throw new LossArgumentException(Cause.OPTION, "the op lowering needs opset " + MIN_OP_LOWERING_OPSET
+          + " or later (SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss), not opset " + b.opset
           + "; use --lowering primitives or auto");
     }
     this.lowering = b.lowering;
@@ -154,9 +173,9 @@ public final class OnnxLoss {
     return whyNotOp() == null;
   }
 
-  /** {@return whether the op lowering is used} */
+  /** {@return whether the op lowering is used: not asked against, exact, and the opset has the operators} */
   public boolean usesOp() {
-    return lowering != Lowering.PRIMITIVES && opIsExact();
+    return lowering != Lowering.PRIMITIVES && opIsExact() && opset >= MIN_OP_LOWERING_OPSET;
   }
 
   /** {@return why the op lowering cannot express this loss, or null when it can} */
@@ -174,13 +193,27 @@ public final class OnnxLoss {
   }
 
   /**
-   * Gives the ONNX IR version for an opset.
+   * Gives the ONNX IR version for an opset: that of the first ONNX release with the opset, from {@code VERSION_TABLE}
+   * in ONNX's {@code onnx/helper.py} (its {@code docs/Versioning.md}).
    *
-   * @param opset an ONNX opset
-   * @return the IR version that goes with it: 8 up to 18, 9 for 19 and 20, 10 for 21
+   * @param opset an ONNX opset, {@value #MIN_OPSET} to {@value #MAX_OPSET}
+   * @return 6 for 11; 7 for 12 to 14; 8 for 15 to 18; 9 for 19 and 20; 10 for 21 and 22; 11 for 23; 12 for 24;
+   *     13 for 25 and 26
+   * @throws LossArgumentException when the opset is out of range
    */
   public static int irVersionFor(int opset) {
-    return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
+    checkOpset(opset);
+    return IR_VERSIONS[opset - MIN_OPSET];
+  }
+
+  /** IR versions of opsets 11 to 26, from ONNX's {@code VERSION_TABLE} (ONNX 1.6.0 to 1.21.0). */
+  private static final int[] IR_VERSIONS = {6, 7, 7, 7, 8, 8, 8, 8, 9, 9, 10, 10, 11, 12, 13, 13};
+
+  private static void checkOpset(int opset) {
+    if (opset < MIN_OPSET || opset > MAX_OPSET) {
+      throw new LossArgumentException(Cause.OPTION, "opset " + opset + " is out of range: losskit emits opsets "
+          + MIN_OPSET + " to " + MAX_OPSET);
+    }
   }
 
   private boolean classLoss() {
@@ -222,7 +255,7 @@ public final class OnnxLoss {
    * @return the model
    */
   public ModelProto export() {
-    Graph g = new Graph("losskit", dtype, Set.of());
+    Graph g = new Graph("losskit", dtype, Set.of(), opset);
     Object[] in = inputDims(classDim());
     Value x = g.input("input", g.elemType, in);
     Value t = probabilities || !classLoss() ? g.input("target", g.elemType, in)
@@ -271,7 +304,7 @@ public final class OnnxLoss {
    * The result of attaching a loss to a model.
    *
    * @param model the model with the loss
-   * @param notes what was changed beyond adding the loss, e.g. a raised opset
+   * @param notes what was changed beyond adding the loss, e.g. a default-domain opset import the model lacked
    */
   public record Attached(ModelProto model, List<String> notes) {
     /**
@@ -334,22 +367,38 @@ public final class OnnxLoss {
 
   /**
    * Attaches the loss to one of a model's outputs: adds a labels input, a {@code loss} output and, with the
-   * gradient, {@code grad_<output>}; keeps the original inputs, outputs, initializers and metadata. The loss takes
-   * its dtype and rank from the output's declared type where the model declares them.
+   * gradient, {@code grad_<output>}; keeps the original inputs, outputs, initializers, nodes, opsets and metadata.
+   * The loss takes its dtype and rank from the output's declared type where the model declares them, and is emitted
+   * at the model's default-domain opset (this exporter's opset is not used), which must be {@value #MIN_OPSET} to
+   * {@value #MAX_OPSET}; the IR version becomes that opset's where the model's is lower. A model without a
+   * default-domain opset import gets one at this exporter's opset, and a note says so.
    *
    * @param model the model, e.g. from {@code torch.onnx.export}
    * @param outputName the output the loss reads (logits)
    * @param labelsName the name of the new labels input
    * @return the model with the loss, and notes on what else changed
-   * @throws IllegalArgumentException when the output does not exist, or a new name is taken
+   * @throws IllegalArgumentException when the output does not exist, a new name is taken, or the model's opset is
+   *     out of range
    */
   public Attached attach(ModelProto model, String outputName, String labelsName) {
     GraphProto graph = model.getGraph();
+    List<String> notes = new ArrayList<>();
+    int modelOpset = model.getOpsetImportList().stream()
+        .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
+        .mapToInt(o -> (int) o.getVersion()).findFirst().orElse(-1);
+    boolean addImport = modelOpset < 0;
+    if (addImport) {
+      modelOpset = opset;
+      notes.add("added a default-domain opset import at " + opset + ": the model had none");
+    } else if (modelOpset < MIN_OPSET || modelOpset > MAX_OPSET) {
+      throw new LossArgumentException(Cause.MODEL, "the model's default-domain opset is " + modelOpset
+          + "; losskit attaches a loss at opsets " + MIN_OPSET + " to " + MAX_OPSET
+          + " and does not convert a model's nodes to another opset");
+    }
     ValueInfoProto output = graph.getOutputList().stream().filter(o -> o.getName().equals(outputName)).findFirst()
         .orElseThrow(() -> new LossArgumentException(Cause.MODEL,
             "the model has no output '" + outputName + "'; its outputs: "
             + graph.getOutputList().stream().map(ValueInfoProto::getName).collect(Collectors.joining(", "))));
-    List<String> notes = new ArrayList<>();
     DType type = dtype;
     int elem = output.getType().getTensorType().getElemType();
     if (elem == Graph.FLOAT || elem == Graph.DOUBLE) {
@@ -375,7 +424,7 @@ public final class OnnxLoss {
     if (dims != null) {
       checkOperands(outputName, dims);
     }
-    OnnxLoss spec = new Builder(loss).probabilityTargets(probabilities).dtype(type).rank(outputRank).opset(opset)
+    OnnxLoss spec = new Builder(loss).probabilityTargets(probabilities).dtype(type).rank(outputRank).opset(modelOpset)
         .lowering(lowering).withGradient(withGradient).build();
     if (dims == null) {
       dims = spec.inputDims(spec.classDim());
@@ -391,7 +440,7 @@ public final class OnnxLoss {
       taken.add(n.getName());
     }
     taken.remove(outputName);
-    Graph g = new Graph("losskit", type, taken);
+    Graph g = new Graph("losskit", type, taken, modelOpset);
     g.claim(outputName, "output");
     Value x = new Value(g, outputName);
     Value t = probabilities || !classLoss() ? g.input(labelsName, g.elemType, dims)
@@ -405,28 +454,12 @@ public final class OnnxLoss {
       g.output(e.grad(), "grad_" + outputName, g.elemType, dims);
     }
 
-    int modelOpset = model.getOpsetImportList().stream().filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
-        .mapToInt(o -> (int) o.getVersion()).findFirst().orElse(0);
-    int targetOpset = Math.max(modelOpset, MIN_OPSET);
-    if (modelOpset < MIN_OPSET) {
-      notes.add("raised the model's default opset from " + modelOpset + " to " + targetOpset
-          + ": the loss needs at least " + MIN_OPSET);
-    }
     GraphProto merged = graph.toBuilder().addAllInput(g.inputs()).addAllOutput(g.outputs())
         .addAllNode(g.nodes()).addAllInitializer(g.initializers()).build();
-    long ir = Math.max(model.getIrVersion(), irVersionFor(targetOpset));
-    ModelProto.Builder out = model.toBuilder().setGraph(merged).setIrVersion(ir).clearOpsetImport();
-    boolean defaultDomain = false;
-    for (OperatorSetIdProto o : model.getOpsetImportList()) {
-      if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) {
-        out.addOpsetImport(o.toBuilder().setVersion(targetOpset));
-        defaultDomain = true;
-      } else {
-        out.addOpsetImport(o);
-      }
-    }
-    if (!defaultDomain) {
-      out.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(targetOpset));
+    long ir = Math.max(model.getIrVersion(), irVersionFor(modelOpset));
+    ModelProto.Builder out = model.toBuilder().setGraph(merged).setIrVersion(ir);
+    if (addImport) {
+      out.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(modelOpset));
     }
     return new Attached(out.build(), notes);
   }
@@ -487,7 +520,8 @@ public final class OnnxLoss {
     /**
      * Sets the ONNX opset.
      *
-     * @param opset 13 to 21; default 17
+     * @param opset {@value OnnxLoss#MIN_OPSET} to {@value OnnxLoss#MAX_OPSET} (default {@value OnnxLoss#DEFAULT_OPSET});
+     *     {@link OnnxLoss#attach} uses the model's opset instead
      * @return this builder
      */
     public Builder opset(int opset) {

@@ -36,6 +36,10 @@ class BadInputTableTest {
 
   /** x (batch, 3) float to logits (batch, 3), ids (batch) int64 and flat (batch) float. */
   private static ModelProto model() {
+    return model(17);
+  }
+
+  private static ModelProto model(int opset) {
     int f = TensorProto.DataType.FLOAT_VALUE;
     GraphProto g = GraphProto.newBuilder().setName("m")
         .addInput(value("x", f, "batch", 3))
@@ -47,7 +51,7 @@ class BadInputTableTest {
         .addOutput(value("flat", f, "batch"))
         .build();
     return ModelProto.newBuilder().setIrVersion(8).setGraph(g)
-        .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).build();
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(opset)).build();
   }
 
   private static DynamicTest bad(String name, Executable call, String... mention) {
@@ -64,8 +68,10 @@ class BadInputTableTest {
   Stream<DynamicTest> everyBadInputIsOneClearLine() {
     CrossEntropyLoss ce = CrossEntropyLoss.create();
     return Stream.of(
-        bad("opset below 13", () -> OnnxLoss.builder(ce).opset(12).build(), "opset 12"),
-        bad("opset above 21", () -> OnnxLoss.builder(ce).opset(22).build(), "opset 22"),
+        bad("opset below 11", () -> OnnxLoss.builder(ce).opset(10).build(), "opset 10"),
+        bad("opset above 26", () -> OnnxLoss.builder(ce).opset(27).build(), "opset 27"),
+        bad("the op lowering below opset 12", () -> OnnxLoss.builder(ce).opset(11).lowering(OnnxLoss.Lowering.OP)
+            .build(), "opset 11", "op lowering"),
         bad("negative rank", () -> OnnxLoss.builder(ce).rank(-1).build(), "rank -1"),
         bad("rank too large", () -> OnnxLoss.builder(ce).rank(9).build(), "rank 9"),
         bad("integer dtype", () -> OnnxLoss.builder(ce).dtype(DType.INT64).build(), "int64"),
@@ -90,7 +96,11 @@ class BadInputTableTest {
             "weight has 2 entries", "3 classes"),
         bad("attach: a pos_weight that does not broadcast", () -> OnnxLoss.builder(
             BceWithLogitsLoss.builder().posWeight(1, 2).build()).build().attach(model(), "logits", "labels"),
-            "pos_weight", "[2]"));
+            "pos_weight", "[2]"),
+        bad("attach: a model below opset 11", () -> OnnxLoss.builder(ce).build().attach(model(10), "logits",
+            "labels"), "opset is 10"),
+        bad("attach: a model above opset 26", () -> OnnxLoss.builder(ce).build().attach(model(27), "logits",
+            "labels"), "opset is 27"));
   }
 
   @TestFactory
@@ -101,6 +111,18 @@ class BadInputTableTest {
             .model().getGraph().getOutputList().stream().anyMatch(o -> o.getName().equals("loss")))),
         DynamicTest.dynamicTest("a pos_weight of the last dimension", () -> assertTrue(List.of(OnnxLoss.builder(
             BceWithLogitsLoss.builder().posWeight(1, 2, 3).build()).build().attach(model(), "logits", "labels"))
-            .size() == 1)));
+            .size() == 1)),
+        DynamicTest.dynamicTest("opset 11, the lowest", () -> assertTrue(OnnxLoss.builder(CrossEntropyLoss.create())
+            .opset(11).build().opset() == 11)),
+        DynamicTest.dynamicTest("opset 26, the highest", () -> assertTrue(OnnxLoss.builder(CrossEntropyLoss.create())
+            .opset(26).build().opset() == 26)),
+        DynamicTest.dynamicTest("the op lowering at opset 12", () -> assertTrue(OnnxLoss.builder(
+            CrossEntropyLoss.create()).opset(12).lowering(OnnxLoss.Lowering.OP).build().usesOp())),
+        DynamicTest.dynamicTest("attach: a model at opset 11", () -> assertTrue(OnnxLoss.builder(
+            CrossEntropyLoss.create()).build().attach(model(11), "logits", "labels").model().getOpsetImport(0)
+            .getVersion() == 11)),
+        DynamicTest.dynamicTest("attach: a model at opset 26", () -> assertTrue(OnnxLoss.builder(
+            CrossEntropyLoss.create()).build().attach(model(26), "logits", "labels").model().getOpsetImport(0)
+            .getVersion() == 26)));
   }
 }

@@ -25,7 +25,10 @@ class ExportCauseTest {
 
   @Test
   void optionsOutsideTheirDomain() {
-    assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).opset(12).build()));
+    assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).opset(10).build()));
+    assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).opset(27).build()));
+    assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).opset(11)
+        .lowering(OnnxLoss.Lowering.OP).build()));
     assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).rank(9).build()));
     assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(NllLoss.create()).probabilityTargets(true).build()));
     assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(BceWithLogitsLoss.create())
