@@ -40,8 +40,13 @@ final class LossOptions {
   String dtype = "float32";
 
   @Option(names = "--rank", paramLabel = "K",
-      description = "Dimensions after (N, C), or after N for bce (default 0).")
+      description = "Dimensions besides N and C, or besides N for bce (default 0).")
   int rank;
+
+  @Option(names = "--class-axis", paramLabel = "A",
+      description = "Where the class dimension is: 1 (default, (N, C, d...)) or -1 (last, (N, d..., C));"
+          + " cross_entropy and nll_loss.")
+  int classAxis = 1;
 
   @Option(names = "--opset", paramLabel = "N", description = "ONNX opset, " + OnnxLoss.MIN_OPSET + " to "
       + OnnxLoss.MAX_OPSET + " (default " + OnnxLoss.DEFAULT_OPSET + "); export only: attach uses the model's.")
@@ -112,6 +117,6 @@ final class LossOptions {
     }
     return OnnxLoss.builder(core).probabilityTargets(target.equals("probability"))
         .dtype(DType.fromPytorchName(dtype)).rank(rank).opset(opset == null ? OnnxLoss.DEFAULT_OPSET : opset)
-        .lowering(l).withGradient(withGradient).build();
+        .lowering(l).withGradient(withGradient).classAxis(classAxis).build();
   }
 }

@@ -97,6 +97,16 @@ class BadInputTableTest {
         "cross_entropy", "--opset", "27", "-o", "@/x.onnx"));
     r.add(row("export: the op lowering at opset 11", 2, List.of("opset 11", "op lowering"), "export", "--loss",
         "nll_loss", "--lowering", "op", "--opset", "11", "-o", "@/x.onnx"));
+    r.add(row("export: class axis 0", 2, List.of("class axis 0"), "export", "--loss", "cross_entropy",
+        "--class-axis", "0", "-o", "@/x.onnx"));
+    r.add(row("export: class axis 2", 2, List.of("class axis 2"), "export", "--loss", "nll_loss",
+        "--class-axis", "2", "--rank", "2", "-o", "@/x.onnx"));
+    r.add(row("export: class axis -2", 2, List.of("class axis -2"), "export", "--loss", "cross_entropy",
+        "--class-axis", "-2", "--rank", "1", "-o", "@/x.onnx"));
+    r.add(row("export: class axis -1 for bce_with_logits", 2, List.of("class axis -1", "bce_with_logits"),
+        "export", "--loss", "bce_with_logits", "--class-axis", "-1", "--rank", "1", "-o", "@/x.onnx"));
+    r.add(row("export: a class axis that is not a number", 2, List.of("last"), "export", "--loss",
+        "cross_entropy", "--class-axis", "last", "-o", "@/x.onnx"));
     r.add(row("export: an unknown dtype", 2, List.of("float16"), "export", "--loss", "cross_entropy", "--dtype",
         "float16", "-o", "@/x.onnx"));
     r.add(row("export: an unknown lowering", 2, List.of("fast"), "export", "--loss", "cross_entropy",
@@ -136,6 +146,11 @@ class BadInputTableTest {
         "--output", "logits", "--loss", "cross_entropy", "-o", "@/x.onnx"));
     r.add(row("attach: --opset, which is the model's", 2, List.of("--opset 17", "model's own opset"), "attach",
         model, "--output", "logits", "--loss", "cross_entropy", "--opset", "17", "-o", "@/x.onnx"));
+    r.add(row("attach: class axis 2", 2, List.of("class axis 2"), "attach", model, "--output", "logits",
+        "--loss", "cross_entropy", "--class-axis", "2", "-o", "@/x.onnx"));
+    r.add(row("attach: class axis -1 for bce_with_logits", 2, List.of("class axis -1", "bce_with_logits"),
+        "attach", model, "--output", "logits", "--loss", "bce_with_logits", "--class-axis", "-1", "-o",
+        "@/x.onnx"));
     r.add(row("attach: no --output", 2, List.of("--output"), "attach", model, "--loss", "cross_entropy", "-o",
         "@/x.onnx"));
     // the other commands

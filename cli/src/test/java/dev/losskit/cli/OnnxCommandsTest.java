@@ -59,6 +59,23 @@ class OnnxCommandsTest {
     assertEquals(4, m.getGraph().getInput(0).getType().getTensorType().getShape().getDimCount());
   }
 
+  @Test
+  void exportWithClassAxisMinusOneTakesTheClassesLast() throws Exception {
+    Path out = dir.resolve("tagger.onnx");
+    Run r = VerifyCommandTest.run("export", "--loss", "cross_entropy", "--weight", "1,2,3", "--rank", "1",
+        "--class-axis", "-1", "--with-gradient", "-o", out.toString());
+    assertEquals(0, r.code(), r.err().toString());
+    ModelProto m = ModelProto.parseFrom(Files.readAllBytes(out));
+    assertEquals(List.of("N", "d1", "3"), dims(m.getGraph().getInput(0)), "input (N, d1, C)");
+    assertEquals(List.of("N", "d1"), dims(m.getGraph().getInput(1)), "target (N, d1)");
+    assertEquals(List.of("N", "d1", "3"), dims(m.getGraph().getOutput(1)), "grad_input keeps (N, d1, C)");
+  }
+
+  private static List<String> dims(ValueInfoProto v) {
+    return v.getType().getTensorType().getShape().getDimList().stream()
+        .map(d -> d.hasDimValue() ? String.valueOf(d.getDimValue()) : d.getDimParam()).collect(Collectors.toList());
+  }
+
   private static List<String> names(List<ValueInfoProto> v) {
     return v.stream().map(ValueInfoProto::getName).collect(Collectors.toList());
   }

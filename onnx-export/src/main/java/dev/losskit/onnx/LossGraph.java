@@ -10,8 +10,9 @@ import java.util.List;
 
 /**
  * The loss subgraphs: each loss's forward formula and its analytic gradient, one ONNX node per line, as libtorch
- * defines them (see the core's {@code Reference*} kernels for the same formulas as loops). Inputs have the class
- * dimension at 1: {@code (N, C, d1, ..., dk)}.
+ * defines them (see the core's {@code Reference*} kernels for the same formulas as loops). The formulas have the
+ * class dimension at 1, {@code (N, C, d1, ..., dk)}; a class-last input ({@code classAxis(-1)}) is transposed to
+ * that layout first and its gradient transposed back.
  */
 final class LossGraph {
   private LossGraph() {}
@@ -20,6 +21,29 @@ final class LossGraph {
   record Emitted(Value loss, Value grad) {}
 
   static Emitted emit(OnnxLoss spec, Value x, Value t, Value gradOutput, boolean wantGrad) {
+    int rank = spec.rank() + 2;
+    if (spec.classAxis() == 1 || rank == 2) {
+      return emitClassAt1(spec, x, t, gradOutput, wantGrad);
+    }
+    // Class last, (N, d1..dk, C): transposed to (N, C, d1..dk), the layout every formula below assumes, and the
+    // gradient transposed back, so it keeps the input's layout. Transpose is the same operator at every opset.
+    long[] toClassAt1 = new long[rank];
+    long[] back = new long[rank];
+    toClassAt1[1] = rank - 1;
+    for (int d = 2; d < rank; d++) {
+      toClassAt1[d] = d - 1;
+    }
+    for (int d = 0; d < rank; d++) {
+      back[(int) toClassAt1[d]] = d;
+    }
+    Graph g = x.g;
+    Value xt = g.op("Transpose", List.of(x), "perm", toClassAt1);
+    Value tt = spec.probabilities() ? g.op("Transpose", List.of(t), "perm", toClassAt1) : t;
+    Emitted e = emitClassAt1(spec, xt, tt, gradOutput, wantGrad);
+    return new Emitted(e.loss(), e.grad() == null ? null : g.op("Transpose", List.of(e.grad()), "perm", back));
+  }
+
+  private static Emitted emitClassAt1(OnnxLoss spec, Value x, Value t, Value gradOutput, boolean wantGrad) {
     dev.losskit.core.Loss loss = spec.loss();
     if (loss instanceof CrossEntropyLoss ce) {
       return spec.probabilities()

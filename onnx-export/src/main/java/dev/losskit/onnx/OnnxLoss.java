@@ -39,7 +39,8 @@ import java.util.stream.Collectors;
  * the form that opset defines; the default is {@value #DEFAULT_OPSET} with IR version 8. {@link #attach} emits the
  * loss at the model's own opset and changes none of the model's nodes.
  *
- * <p>The standalone graph has inputs {@code input} ({@code (N, C, d1..dk)}; for BCE {@code (N, d1..dk)}),
+ * <p>The standalone graph has inputs {@code input} ({@code (N, C, d1..dk)}, or {@code (N, d1..dk, C)} with
+ * {@link Builder#classAxis classAxis(-1)}; for BCE {@code (N, d1..dk)}),
  * {@code target}, and, with the gradient and reduction {@code none}, {@code grad_output}; its outputs are
  * {@code loss} and, with the gradient, {@code grad_input}. Batch and spatial dimensions are symbolic. Instances are
  * immutable.
@@ -84,6 +85,7 @@ public final class OnnxLoss {
   private final int opset;
   private final Lowering lowering;
   private final boolean withGradient;
+  private final int classAxis;
 
   private OnnxLoss(Builder b) {
     if (b.loss == null) {
@@ -111,6 +113,15 @@ public final class OnnxLoss {
     this.rank = b.rank;
     this.opset = b.opset;
     this.withGradient = b.withGradient;
+    if (b.classAxis != 1 && b.classAxis != -1) {
+      throw new LossArgumentException(Cause.OPTION, "class axis " + b.classAxis
+          + " is not supported: 1 (PyTorch's layout, (N, C, d...)) or -1 (class last, (N, d..., C))");
+    }
+    if (b.classAxis == -1 && b.loss instanceof BceWithLogitsLoss) {
+      throw new LossArgumentException(Cause.OPTION,
+          "class axis -1 does not apply to bce_with_logits: it is elementwise and has no class axis");
+    }
+    this.classAxis = b.classAxis;
     if (b.lowering == Lowering.OP && !opIsExact()) {
       throw new LossArgumentException(Cause.OPTION, "the op lowering cannot express " + whyNotOp()
           + "; use --lowering primitives or auto");
@@ -148,7 +159,7 @@ public final class OnnxLoss {
     return dtype;
   }
 
-  /** {@return the number of dimensions after (N, C) (BCE: after N)} */
+  /** {@return the number of dimensions besides N and C (BCE: besides N)} */
   public int rank() {
     return rank;
   }
@@ -166,6 +177,16 @@ public final class OnnxLoss {
   /** {@return whether the gradient is an output} */
   public boolean withGradient() {
     return withGradient;
+  }
+
+  /** {@return the class axis: 1 for {@code (N, C, d...)}, -1 for {@code (N, d..., C)}} */
+  public int classAxis() {
+    return classAxis;
+  }
+
+  /** {@return where the class dimension is in a class loss's input of this rank: 1, or last for class axis -1} */
+  int classIndex() {
+    return classAxis == 1 ? 1 : rank + 1;
   }
 
   /** {@return true when ONNX's loss operator is exactly this loss: class indices without smoothing} */
@@ -223,11 +244,11 @@ public final class OnnxLoss {
   private Object[] inputDims(Object classes) {
     List<Object> dims = new ArrayList<>();
     dims.add("N");
-    if (classLoss()) {
-      dims.add(classes);
-    }
     for (int d = 1; d <= rank; d++) {
       dims.add("d" + d);
+    }
+    if (classLoss()) {
+      dims.add(classIndex(), classes);
     }
     return dims.toArray();
   }
@@ -240,7 +261,7 @@ public final class OnnxLoss {
       return inputDims;
     }
     List<Object> dims = new ArrayList<>(List.of(inputDims));
-    dims.remove(1);
+    dims.remove(classIndex());
     return dims.toArray();
   }
 
@@ -296,7 +317,7 @@ public final class OnnxLoss {
 
   private Object[] lossDimsOfIndexTarget(Object[] inputDims) {
     List<Object> dims = new ArrayList<>(List.of(inputDims));
-    dims.remove(1);
+    dims.remove(classIndex());
     return dims.toArray();
   }
 
@@ -330,16 +351,17 @@ public final class OnnxLoss {
 
   /**
    * Checks the loss's weights against the output's declared dimensions, where the model declares them: a class
-   * weight needs one entry per class (dimension 1), and BCE's weight and pos_weight must broadcast to the output
+   * weight needs one entry per class (dimension 1, or the last for class axis -1), and BCE's weight and pos_weight must broadcast to the output
    * (NumPy's rules, from the right). Without this, the graph would be written and fail only when run.
    */
   private void checkOperands(String outputName, Object[] dims) {
     double[] classWeight = loss instanceof CrossEntropyLoss ? ((CrossEntropyLoss) loss).weight()
         : loss instanceof NllLoss ? ((NllLoss) loss).weight() : null;
-    if (classWeight != null && dims[1] instanceof Long && classWeight.length != (Long) dims[1]) {
+    int c = classAxis == 1 ? 1 : dims.length - 1;
+    if (classWeight != null && dims[c] instanceof Long && classWeight.length != (Long) dims[c]) {
       throw new LossArgumentException(Cause.WEIGHT_SHAPE,
           "weight has " + classWeight.length + " entries but output '" + outputName
-          + "' has " + dims[1] + " classes (dimension 1 of " + java.util.Arrays.toString(dims) + ")");
+          + "' has " + dims[c] + " classes (dimension " + c + " of " + java.util.Arrays.toString(dims) + ")");
     }
     if (loss instanceof BceWithLogitsLoss) {
       BceWithLogitsLoss bce = (BceWithLogitsLoss) loss;
@@ -425,7 +447,7 @@ public final class OnnxLoss {
       checkOperands(outputName, dims);
     }
     OnnxLoss spec = new Builder(loss).probabilityTargets(probabilities).dtype(type).rank(outputRank).opset(modelOpset)
-        .lowering(lowering).withGradient(withGradient).build();
+        .lowering(lowering).withGradient(withGradient).classAxis(classAxis).build();
     if (dims == null) {
       dims = spec.inputDims(spec.classDim());
     }
@@ -479,6 +501,7 @@ public final class OnnxLoss {
     private int opset = DEFAULT_OPSET;
     private Lowering lowering = Lowering.AUTO;
     private boolean withGradient;
+    private int classAxis = 1;
 
     private Builder(Loss loss) {
       this.loss = loss;
@@ -507,9 +530,9 @@ public final class OnnxLoss {
     }
 
     /**
-     * Sets how many dimensions follow the batch and class dimensions.
+     * Sets how many dimensions there are besides the batch and class dimensions.
      *
-     * @param rank the number of dimensions after (N, C) (BCE: after N); default 0
+     * @param rank the number of dimensions besides N and C (BCE: besides N), whatever the class axis; default 0
      * @return this builder
      */
     public Builder rank(int rank) {
@@ -548,6 +571,20 @@ public final class OnnxLoss {
      */
     public Builder withGradient(boolean withGradient) {
       this.withGradient = withGradient;
+      return this;
+    }
+
+    /**
+     * Sets where the class dimension is, as the DJL adapter's {@code classAxis} does: 1 is PyTorch's
+     * {@code (N, C, d1..dk)}; -1 is class last, {@code (N, d1..dk, C)} (channels-last, e.g. a tagger's
+     * {@code (N, T, C)}), with class-index targets {@code (N, d1..dk)}, probability targets and the gradient in the
+     * input's layout. For rank 0 both are {@code (N, C)}. Cross-entropy and NLL only: BCE is elementwise.
+     *
+     * @param classAxis 1 (default) or -1
+     * @return this builder
+     */
+    public Builder classAxis(int classAxis) {
+      this.classAxis = classAxis;
       return this;
     }
 

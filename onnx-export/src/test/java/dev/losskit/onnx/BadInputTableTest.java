@@ -54,6 +54,18 @@ class BadInputTableTest {
         .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(opset)).build();
   }
 
+  /** A tagger: x (batch, time, 3) float to logits (batch, time, 3), class last. */
+  static ModelProto tagger() {
+    int f = TensorProto.DataType.FLOAT_VALUE;
+    GraphProto g = GraphProto.newBuilder().setName("tagger")
+        .addInput(value("x", f, "batch", "time", 3))
+        .addNode(NodeProto.newBuilder().setOpType("Identity").addInput("x").addOutput("logits"))
+        .addOutput(value("logits", f, "batch", "time", 3))
+        .build();
+    return ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).build();
+  }
+
   private static DynamicTest bad(String name, Executable call, String... mention) {
     return DynamicTest.dynamicTest(name, () -> {
       String m = assertThrows(IllegalArgumentException.class, call).getMessage();
@@ -99,6 +111,14 @@ class BadInputTableTest {
             "pos_weight", "[2]"),
         bad("attach: a model below opset 11", () -> OnnxLoss.builder(ce).build().attach(model(10), "logits",
             "labels"), "opset is 10"),
+        bad("class axis 0", () -> OnnxLoss.builder(ce).classAxis(0).build(), "class axis 0"),
+        bad("class axis 2", () -> OnnxLoss.builder(ce).classAxis(2).build(), "class axis 2"),
+        bad("class axis -2", () -> OnnxLoss.builder(NllLoss.create()).classAxis(-2).build(), "class axis -2"),
+        bad("class axis -1 for bce_with_logits", () -> OnnxLoss.builder(BceWithLogitsLoss.create()).classAxis(-1)
+            .build(), "class axis -1", "bce_with_logits"),
+        bad("attach, class axis -1: a class weight of the wrong length", () -> OnnxLoss.builder(
+            CrossEntropyLoss.builder().weight(1, 2).build()).classAxis(-1).build().attach(tagger(), "logits",
+            "labels"), "weight has 2 entries", "3 classes", "dimension 2"),
         bad("attach: a model above opset 26", () -> OnnxLoss.builder(ce).build().attach(model(27), "logits",
             "labels"), "opset is 27"));
   }
@@ -109,6 +129,12 @@ class BadInputTableTest {
         DynamicTest.dynamicTest("a weight of the right length", () -> assertTrue(OnnxLoss.builder(
             CrossEntropyLoss.builder().weight(1, 2, 3).build()).build().attach(model(), "logits", "labels")
             .model().getGraph().getOutputList().stream().anyMatch(o -> o.getName().equals("loss")))),
+        DynamicTest.dynamicTest("class axis -1 with a weight of the tagger's last dimension", () -> assertTrue(
+            OnnxLoss.builder(CrossEntropyLoss.builder().weight(1, 2, 3).build()).classAxis(-1).build()
+                .attach(tagger(), "logits", "labels").model().getGraph().getOutputCount() == 2)),
+        DynamicTest.dynamicTest("class axis 1 and -1 for nll_loss", () -> assertTrue(OnnxLoss.builder(
+            NllLoss.create()).classAxis(1).build().classAxis() == 1 && OnnxLoss.builder(NllLoss.create())
+            .classAxis(-1).build().classAxis() == -1)),
         DynamicTest.dynamicTest("a pos_weight of the last dimension", () -> assertTrue(List.of(OnnxLoss.builder(
             BceWithLogitsLoss.builder().posWeight(1, 2, 3).build()).build().attach(model(), "logits", "labels"))
             .size() == 1)),
