@@ -2,6 +2,7 @@ package dev.losskit.cli;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.losskit.core.LossArgumentException;
 import dev.losskit.onnx.OnnxLoss;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -50,6 +51,11 @@ final class AttachCommand implements Callable<Integer> {
             + " does not apply to attach: the loss is emitted at the model's own opset, which attach never changes");
       }
       attached = options.exporter().attach(read(model), output, labelsName);
+    } catch (LossArgumentException e) {
+      // A problem with the model names the model's file.
+      String where = e.cause() == LossArgumentException.Cause.MODEL ? model + ": " : "";
+      spec.commandLine().getErr().println(name + ": " + where + Main.oneLine(e.getMessage()));
+      return Main.EXIT_USAGE;
     } catch (IllegalArgumentException | IOException e) {
       spec.commandLine().getErr().println(name + ": " + Main.oneLine(e.getMessage()));
       return Main.EXIT_USAGE;

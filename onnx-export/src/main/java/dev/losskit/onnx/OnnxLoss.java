@@ -399,11 +399,12 @@ public final class OnnxLoss {
    * @param outputName the output the loss reads (logits)
    * @param labelsName the name of the new labels input
    * @return the model with the loss, and notes on what else changed
-   * @throws IllegalArgumentException when the output does not exist, a new name is taken, or the model's opset is
-   *     out of range
+   * @throws IllegalArgumentException when the output does not exist, a new name is taken, the model's opset is
+   *     out of range, or the model keeps tensors in external data files (not supported yet)
    */
   public Attached attach(ModelProto model, String outputName, String labelsName) {
     GraphProto graph = model.getGraph();
+    refuseExternalData(model);
     List<String> notes = new ArrayList<>();
     int modelOpset = model.getOpsetImportList().stream()
         .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
@@ -484,6 +485,55 @@ public final class OnnxLoss {
       out.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(modelOpset));
     }
     return new Attached(out.build(), notes);
+  }
+
+  /**
+   * Refuses a model whose tensors live in external data files: the model's protobuf only names the files, relative
+   * to the model's directory, so the model with the loss written elsewhere, or under another name next to a file it
+   * no longer matches, would silently lose its weights. Initializers and {@code Constant} nodes are checked, in
+   * subgraphs too.
+   */
+  private static void refuseExternalData(ModelProto model) {
+    String[] first = firstExternal(model.getGraph());
+    if (first != null) {
+      String graphName = model.getGraph().getName().isEmpty() ? "" : " (graph '" + model.getGraph().getName() + "')";
+      throw new LossArgumentException(Cause.MODEL, "the model" + graphName + " keeps tensor '" + first[0]
+          + "' in external data at '" + first[1] + "'; attach does not support external data yet: save the model"
+          + " with its tensors inline (onnx.save(model, path, save_as_external_data=False)) and attach to that");
+    }
+  }
+
+  /** {@return the name and location of the first tensor stored externally, or null when there is none} */
+  private static String[] firstExternal(GraphProto graph) {
+    for (TensorProto t : graph.getInitializerList()) {
+      if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+        return new String[] {t.getName(), externalLocation(t)};
+      }
+    }
+    for (NodeProto n : graph.getNodeList()) {
+      for (ai.onnx.proto.OnnxMl.AttributeProto a : n.getAttributeList()) {
+        if (a.hasT() && a.getT().getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+          return new String[] {n.getOutputCount() > 0 ? n.getOutput(0) : a.getT().getName(),
+              externalLocation(a.getT())};
+        }
+        List<GraphProto> subgraphs = new ArrayList<>(a.getGraphsList());
+        if (a.hasG()) {
+          subgraphs.add(a.getG());
+        }
+        for (GraphProto sub : subgraphs) {
+          String[] found = firstExternal(sub);
+          if (found != null) {
+            return found;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  private static String externalLocation(TensorProto t) {
+    return t.getExternalDataList().stream().filter(e -> e.getKey().equals("location")).map(e -> e.getValue())
+        .findFirst().orElse("?");
   }
 
   private static ModelProto model(GraphProto graph, int opset, int ir, List<OperatorSetIdProto> extra) {
