@@ -48,7 +48,8 @@ final class AttachCommand implements Callable<Integer> {
     try {
       if (options.opset != null) {
         throw new IllegalArgumentException("--opset " + options.opset
-            + " does not apply to attach: the loss is emitted at the model's own opset, which attach never changes");
+            + " does not apply to attach: the loss is emitted at the model's own opset (its default-domain import),"
+            + " which attach never changes; a model without one gets " + dev.losskit.onnx.OnnxLoss.DEFAULT_OPSET);
       }
       attached = options.exporter().attach(read(model), output, labelsName);
     } catch (LossArgumentException e) {

@@ -89,7 +89,9 @@ public final class OnnxAttach {
         worst = Math.max(worst, Math.abs(grad[i] - core.gradInput().getDouble(i)));
       }
       return new Result(floats(out, "loss")[0], core.loss().getDouble(0), worst, attached.notes(),
-          attached.model().getOpsetImport(0).getVersion());
+          attached.model().getOpsetImportList().stream()
+              .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
+              .mapToLong(o -> o.getVersion()).findFirst().orElseThrow());
     }
   }
 

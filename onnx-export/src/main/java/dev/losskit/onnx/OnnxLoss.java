@@ -406,17 +406,25 @@ public final class OnnxLoss {
     GraphProto graph = model.getGraph();
     refuseExternalData(model);
     List<String> notes = new ArrayList<>();
-    int modelOpset = model.getOpsetImportList().stream()
+    java.util.OptionalLong declared = model.getOpsetImportList().stream()
         .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
-        .mapToInt(o -> (int) o.getVersion()).findFirst().orElse(-1);
-    boolean addImport = modelOpset < 0;
+        .mapToLong(OperatorSetIdProto::getVersion).findFirst();
+    boolean addImport = declared.isEmpty();
+    int modelOpset;
     if (addImport) {
       modelOpset = opset;
       notes.add("added a default-domain opset import at " + opset + ": the model had none");
-    } else if (modelOpset < MIN_OPSET || modelOpset > MAX_OPSET) {
-      throw new LossArgumentException(Cause.MODEL, "the model's default-domain opset is " + modelOpset
+    } else if (declared.getAsLong() < MIN_OPSET || declared.getAsLong() > MAX_OPSET) {
+      throw new LossArgumentException(Cause.MODEL, "the model's default-domain opset is " + declared.getAsLong()
           + "; losskit attaches a loss at opsets " + MIN_OPSET + " to " + MAX_OPSET
           + " and does not convert a model's nodes to another opset");
+    } else {
+      modelOpset = (int) declared.getAsLong();
+    }
+    if (lowering == Lowering.OP && modelOpset < MIN_OP_LOWERING_OPSET) {
+      throw new LossArgumentException(Cause.MODEL, "the model's opset is " + modelOpset + "; the op lowering needs "
+          + MIN_OP_LOWERING_OPSET + " or later (SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss), and attach"
+          + " keeps the model's opset: use --lowering primitives or auto");
     }
     ValueInfoProto output = graph.getOutputList().stream().filter(o -> o.getName().equals(outputName)).findFirst()
         .orElseThrow(() -> new LossArgumentException(Cause.MODEL,
@@ -480,6 +488,9 @@ public final class OnnxLoss {
     GraphProto merged = graph.toBuilder().addAllInput(g.inputs()).addAllOutput(g.outputs())
         .addAllNode(g.nodes()).addAllInitializer(g.initializers()).build();
     long ir = Math.max(model.getIrVersion(), irVersionFor(modelOpset));
+    if (ir != model.getIrVersion()) {
+      notes.add("raised the IR version from " + model.getIrVersion() + " to " + ir + ", opset " + modelOpset + "'s");
+    }
     ModelProto.Builder out = model.toBuilder().setGraph(merged).setIrVersion(ir);
     if (addImport) {
       out.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(modelOpset));
@@ -495,6 +506,9 @@ public final class OnnxLoss {
    */
   private static void refuseExternalData(ModelProto model) {
     String[] first = firstExternal(model.getGraph());
+    for (int i = 0; first == null && i < model.getFunctionsCount(); i++) {
+      first = firstExternal(model.getFunctions(i).getNodeList());
+    }
     if (first != null) {
       String graphName = model.getGraph().getName().isEmpty() ? "" : " (graph '" + model.getGraph().getName() + "')";
       throw new LossArgumentException(Cause.MODEL, "the model" + graphName + " keeps tensor '" + first[0]
@@ -505,16 +519,35 @@ public final class OnnxLoss {
 
   /** {@return the name and location of the first tensor stored externally, or null when there is none} */
   private static String[] firstExternal(GraphProto graph) {
-    for (TensorProto t : graph.getInitializerList()) {
+    List<TensorProto> tensors = new ArrayList<>(graph.getInitializerList());
+    for (ai.onnx.proto.OnnxMl.SparseTensorProto sparse : graph.getSparseInitializerList()) {
+      tensors.add(sparse.getValues());
+      tensors.add(sparse.getIndices());
+    }
+    for (TensorProto t : tensors) {
       if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
         return new String[] {t.getName(), externalLocation(t)};
       }
     }
-    for (NodeProto n : graph.getNodeList()) {
+    return firstExternal(graph.getNodeList());
+  }
+
+  /** {@return the name and location of the first tensor a node keeps externally, or null when there is none} */
+  private static String[] firstExternal(List<NodeProto> nodes) {
+    for (NodeProto n : nodes) {
       for (ai.onnx.proto.OnnxMl.AttributeProto a : n.getAttributeList()) {
-        if (a.hasT() && a.getT().getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
-          return new String[] {n.getOutputCount() > 0 ? n.getOutput(0) : a.getT().getName(),
-              externalLocation(a.getT())};
+        List<TensorProto> tensors = new ArrayList<>(a.getTensorsList());
+        if (a.hasT()) {
+          tensors.add(a.getT());
+        }
+        if (a.hasSparseTensor()) {
+          tensors.add(a.getSparseTensor().getValues());
+          tensors.add(a.getSparseTensor().getIndices());
+        }
+        for (TensorProto t : tensors) {
+          if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+            return new String[] {n.getOutputCount() > 0 ? n.getOutput(0) : t.getName(), externalLocation(t)};
+          }
         }
         List<GraphProto> subgraphs = new ArrayList<>(a.getGraphsList());
         if (a.hasG()) {

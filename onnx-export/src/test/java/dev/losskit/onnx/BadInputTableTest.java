@@ -39,7 +39,15 @@ class BadInputTableTest {
     return model(17);
   }
 
-  private static ModelProto model(int opset) {
+  /** A tensor whose data lives in {@code NAME.bin}, beside the model. */
+  private static TensorProto externalTensor(String name) {
+    return TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT_VALUE).addDims(3)
+        .setDataLocation(TensorProto.DataLocation.EXTERNAL).addExternalData(
+            ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey("location").setValue(name + ".bin"))
+        .build();
+  }
+
+  private static ModelProto model(long opset) {
     int f = TensorProto.DataType.FLOAT_VALUE;
     GraphProto g = GraphProto.newBuilder().setName("m")
         .addInput(value("x", f, "batch", 3))
@@ -120,7 +128,24 @@ class BadInputTableTest {
             CrossEntropyLoss.builder().weight(1, 2).build()).classAxis(-1).build().attach(tagger(), "logits",
             "labels"), "weight has 2 entries", "3 classes", "dimension 2"),
         bad("attach: a model above opset 26", () -> OnnxLoss.builder(ce).build().attach(model(27), "logits",
-            "labels"), "opset is 27"));
+            "labels"), "opset is 27"),
+        bad("attach: a negative opset version", () -> OnnxLoss.builder(ce).build().attach(model(-11), "logits",
+            "labels"), "opset is -11"),
+        bad("attach: an opset version that wraps to 11 as an int", () -> OnnxLoss.builder(ce).build().attach(
+            model((1L << 32) + 11), "logits", "labels"), "opset is " + ((1L << 32) + 11)),
+        bad("attach: the op lowering onto an opset-11 model", () -> OnnxLoss.builder(ce)
+            .lowering(OnnxLoss.Lowering.OP).build().attach(model(11), "logits", "labels"), "model's opset is 11",
+            "op lowering"),
+        bad("attach: a sparse initializer in external data", () -> OnnxLoss.builder(ce).build().attach(
+            model(17).toBuilder().setGraph(model(17).getGraph().toBuilder().addSparseInitializer(
+                ai.onnx.proto.OnnxMl.SparseTensorProto.newBuilder().setValues(externalTensor("w")))).build(),
+            "logits", "labels"), "'w'", "external data at 'w.bin'"),
+        bad("attach: a function's constant in external data", () -> OnnxLoss.builder(ce).build().attach(
+            model(17).toBuilder().addFunctions(ai.onnx.proto.OnnxMl.FunctionProto.newBuilder().setName("f")
+                .addNode(NodeProto.newBuilder().setOpType("Constant").addOutput("c").addAttribute(
+                    ai.onnx.proto.OnnxMl.AttributeProto.newBuilder().setName("value")
+                        .setT(externalTensor("c"))))).build(),
+            "logits", "labels"), "'c'", "external data at 'c.bin'"));
   }
 
   @TestFactory

@@ -242,7 +242,8 @@ class OnnxLossOpsetTest {
           OnnxLoss.Attached attached = OnnxLoss.builder(ce).opset(OnnxLoss.DEFAULT_OPSET).withGradient(true).build()
               .attach(original, "logits", "labels");
           ModelProto m = attached.model();
-          assertEquals(List.of(), attached.notes());
+          assertEquals(List.of("raised the IR version from 3 to " + IR_VERSION_OF_OPSET[opset] + ", opset " + opset
+              + "'s"), attached.notes());
           assertEquals(original.getOpsetImportList(), m.getOpsetImportList());
           assertEquals(original.getGraph().getNode(0), m.getGraph().getNode(0));
           assertEquals(IR_VERSION_OF_OPSET[opset], m.getIrVersion(), "IR 3 is raised to the opset's");
