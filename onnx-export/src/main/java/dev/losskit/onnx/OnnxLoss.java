@@ -2,11 +2,7 @@ package dev.losskit.onnx;
 
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
-import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
-import ai.onnx.proto.OnnxMl.TensorShapeProto;
-import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -19,10 +15,8 @@ import dev.losskit.core.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * A loss as an ONNX graph: PyTorch's {@code CrossEntropyLoss}, {@code NLLLoss} or {@code BCEWithLogitsLoss} with
@@ -237,11 +231,11 @@ public final class OnnxLoss {
     }
   }
 
-  private boolean classLoss() {
+  boolean classLoss() {
     return !(loss instanceof BceWithLogitsLoss);
   }
 
-  private Object[] inputDims(Object classes) {
+  Object[] inputDims(Object classes) {
     List<Object> dims = new ArrayList<>();
     dims.add("N");
     for (int d = 1; d <= rank; d++) {
@@ -253,7 +247,7 @@ public final class OnnxLoss {
     return dims.toArray();
   }
 
-  private Object[] lossDims(Object[] inputDims) {
+  Object[] lossDims(Object[] inputDims) {
     if (loss.reduction() != Reduction.NONE) {
       return new Object[0];
     }
@@ -265,7 +259,7 @@ public final class OnnxLoss {
     return dims.toArray();
   }
 
-  private Object classDim() {
+  Object classDim() {
     double[] w = loss instanceof CrossEntropyLoss ce ? ce.weight() : loss instanceof NllLoss n ? n.weight() : null;
     return w == null ? (Object) "C" : (Object) (long) w.length;
   }
@@ -315,7 +309,7 @@ public final class OnnxLoss {
     AtomicFiles.write(file, model::writeTo);
   }
 
-  private Object[] lossDimsOfIndexTarget(Object[] inputDims) {
+  Object[] lossDimsOfIndexTarget(Object[] inputDims) {
     List<Object> dims = new ArrayList<>(List.of(inputDims));
     dims.remove(classIndex());
     return dims.toArray();
@@ -354,7 +348,7 @@ public final class OnnxLoss {
    * weight needs one entry per class (dimension 1, or the last for class axis -1), and BCE's weight and pos_weight must broadcast to the output
    * (NumPy's rules, from the right). Without this, the graph would be written and fail only when run.
    */
-  private void checkOperands(String outputName, Object[] dims) {
+  void checkOperands(String outputName, Object[] dims) {
     double[] classWeight = loss instanceof CrossEntropyLoss ? ((CrossEntropyLoss) loss).weight()
         : loss instanceof NllLoss ? ((NllLoss) loss).weight() : null;
     int c = classAxis == 1 ? 1 : dims.length - 1;
@@ -388,185 +382,24 @@ public final class OnnxLoss {
   }
 
   /**
-   * Attaches the loss to one of a model's outputs: adds a labels input, a {@code loss} output and, with the
-   * gradient, {@code grad_<output>}; keeps the original inputs, outputs, initializers, nodes, opsets and metadata.
-   * The loss takes its dtype and rank from the output's declared type where the model declares them, and is emitted
-   * at the model's default-domain opset (this exporter's opset is not used), which must be {@value #MIN_OPSET} to
-   * {@value #MAX_OPSET}; the IR version becomes that opset's where the model's is lower. A model without a
-   * default-domain opset import gets one at this exporter's opset, and a note says so.
+   * Attaches the loss to one of a model's outputs, as {@link ModelAttachment#attach(OnnxLoss, ModelProto, String,
+   * String)} does: adds a labels input, a {@code loss} output and, with the gradient, {@code grad_<output>}; keeps
+   * the original inputs, outputs, initializers, nodes, opsets and metadata. The loss takes its dtype and rank from
+   * the output's declared type where the model declares them, and is emitted at the model's default-domain opset
+   * (this exporter's opset is not used), which must be {@value #MIN_OPSET} to {@value #MAX_OPSET}; the IR version
+   * becomes that opset's where the model's is lower. A model without a default-domain opset import gets one at this
+   * exporter's opset, and a note says so. A model whose tensors live in external data files is refused here: it
+   * needs its directory, which {@link ModelAttachment#attach(OnnxLoss, Path, String, String)} takes.
    *
    * @param model the model, e.g. from {@code torch.onnx.export}
    * @param outputName the output the loss reads (logits)
    * @param labelsName the name of the new labels input
    * @return the model with the loss, and notes on what else changed
    * @throws IllegalArgumentException when the output does not exist, a new name is taken, the model's opset is
-   *     out of range, or the model keeps tensors in external data files (not supported yet)
+   *     out of range, or the model keeps tensors in external data files
    */
   public Attached attach(ModelProto model, String outputName, String labelsName) {
-    GraphProto graph = model.getGraph();
-    refuseExternalData(model);
-    List<String> notes = new ArrayList<>();
-    java.util.OptionalLong declared = model.getOpsetImportList().stream()
-        .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
-        .mapToLong(OperatorSetIdProto::getVersion).findFirst();
-    boolean addImport = declared.isEmpty();
-    int modelOpset;
-    if (addImport) {
-      modelOpset = opset;
-      notes.add("added a default-domain opset import at " + opset + ": the model had none");
-    } else if (declared.getAsLong() < MIN_OPSET || declared.getAsLong() > MAX_OPSET) {
-      throw new LossArgumentException(Cause.MODEL, "the model's default-domain opset is " + declared.getAsLong()
-          + "; losskit attaches a loss at opsets " + MIN_OPSET + " to " + MAX_OPSET
-          + " and does not convert a model's nodes to another opset");
-    } else {
-      modelOpset = (int) declared.getAsLong();
-    }
-    if (lowering == Lowering.OP && modelOpset < MIN_OP_LOWERING_OPSET) {
-      throw new LossArgumentException(Cause.MODEL, "the model's opset is " + modelOpset + "; the op lowering needs "
-          + MIN_OP_LOWERING_OPSET + " or later (SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss), and attach"
-          + " keeps the model's opset: use --lowering primitives or auto");
-    }
-    ValueInfoProto output = graph.getOutputList().stream().filter(o -> o.getName().equals(outputName)).findFirst()
-        .orElseThrow(() -> new LossArgumentException(Cause.MODEL,
-            "the model has no output '" + outputName + "'; its outputs: "
-            + graph.getOutputList().stream().map(ValueInfoProto::getName).collect(Collectors.joining(", "))));
-    DType type = dtype;
-    int elem = output.getType().getTensorType().getElemType();
-    if (elem == Graph.FLOAT || elem == Graph.DOUBLE) {
-      type = elem == Graph.FLOAT ? DType.FLOAT32 : DType.FLOAT64;
-    } else if (elem != 0) {
-      throw new LossArgumentException(Cause.DTYPE, "output '" + outputName + "' has element type "
-          + TensorProto.DataType.forNumber(elem) + "; the loss needs float or double logits");
-    }
-    int outputRank = rank;
-    TensorShapeProto shape = output.getType().getTensorType().getShape();
-    Object[] dims = null;
-    if (output.getType().getTensorType().hasShape()) {
-      int minimum = classLoss() ? 2 : 1;
-      if (shape.getDimCount() < minimum) {
-        throw new LossArgumentException(Cause.INPUT_SHAPE, "output '" + outputName + "' has rank " + shape.getDimCount()
-            + "; " + loss.name() + " needs at least " + minimum + " dimensions");
-      }
-      outputRank = shape.getDimCount() - minimum;
-      dims = shape.getDimList().stream()
-          .map(d -> d.hasDimValue() ? (Object) d.getDimValue() : (Object) (d.getDimParam().isEmpty() ? "?" : d.getDimParam()))
-          .toArray();
-    }
-    if (dims != null) {
-      checkOperands(outputName, dims);
-    }
-    OnnxLoss spec = new Builder(loss).probabilityTargets(probabilities).dtype(type).rank(outputRank).opset(modelOpset)
-        .lowering(lowering).withGradient(withGradient).classAxis(classAxis).build();
-    if (dims == null) {
-      dims = spec.inputDims(spec.classDim());
-    }
-
-    Set<String> taken = new HashSet<>();
-    graph.getInputList().forEach(v -> taken.add(v.getName()));
-    graph.getOutputList().forEach(v -> taken.add(v.getName()));
-    graph.getValueInfoList().forEach(v -> taken.add(v.getName()));
-    graph.getInitializerList().forEach(v -> taken.add(v.getName()));
-    for (NodeProto n : graph.getNodeList()) {
-      taken.addAll(n.getOutputList());
-      taken.add(n.getName());
-    }
-    taken.remove(outputName);
-    Graph g = new Graph("losskit", type, taken, modelOpset);
-    g.claim(outputName, "output");
-    Value x = new Value(g, outputName);
-    Value t = probabilities || !classLoss() ? g.input(labelsName, g.elemType, dims)
-        : g.input(labelsName, Graph.INT64, spec.lossDimsOfIndexTarget(dims));
-    Object[] lossDims = spec.lossDims(dims);
-    Value gradOutput = withGradient && loss.reduction() == Reduction.NONE
-        ? g.input("grad_output", g.elemType, lossDims) : null;
-    LossGraph.Emitted e = LossGraph.emit(spec, x, t, gradOutput, withGradient);
-    g.output(e.loss(), "loss", g.elemType, lossDims);
-    if (withGradient) {
-      g.output(e.grad(), "grad_" + outputName, g.elemType, dims);
-    }
-
-    GraphProto merged = graph.toBuilder().addAllInput(g.inputs()).addAllOutput(g.outputs())
-        .addAllNode(g.nodes()).addAllInitializer(g.initializers()).build();
-    long ir = Math.max(model.getIrVersion(), irVersionFor(modelOpset));
-    if (ir != model.getIrVersion()) {
-      notes.add("raised the IR version from " + model.getIrVersion() + " to " + ir + ", opset " + modelOpset + "'s");
-    }
-    ModelProto.Builder out = model.toBuilder().setGraph(merged).setIrVersion(ir);
-    if (addImport) {
-      out.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(modelOpset));
-    }
-    return new Attached(out.build(), notes);
-  }
-
-  /**
-   * Refuses a model whose tensors live in external data files: the model's protobuf only names the files, relative
-   * to the model's directory, so the model with the loss written elsewhere, or under another name next to a file it
-   * no longer matches, would silently lose its weights. Initializers and {@code Constant} nodes are checked, in
-   * subgraphs too.
-   */
-  private static void refuseExternalData(ModelProto model) {
-    String[] first = firstExternal(model.getGraph());
-    for (int i = 0; first == null && i < model.getFunctionsCount(); i++) {
-      first = firstExternal(model.getFunctions(i).getNodeList());
-    }
-    if (first != null) {
-      String graphName = model.getGraph().getName().isEmpty() ? "" : " (graph '" + model.getGraph().getName() + "')";
-      throw new LossArgumentException(Cause.MODEL, "the model" + graphName + " keeps tensor '" + first[0]
-          + "' in external data at '" + first[1] + "'; attach does not support external data yet: save the model"
-          + " with its tensors inline (onnx.save(model, path, save_as_external_data=False)) and attach to that");
-    }
-  }
-
-  /** {@return the name and location of the first tensor stored externally, or null when there is none} */
-  private static String[] firstExternal(GraphProto graph) {
-    List<TensorProto> tensors = new ArrayList<>(graph.getInitializerList());
-    for (ai.onnx.proto.OnnxMl.SparseTensorProto sparse : graph.getSparseInitializerList()) {
-      tensors.add(sparse.getValues());
-      tensors.add(sparse.getIndices());
-    }
-    for (TensorProto t : tensors) {
-      if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
-        return new String[] {t.getName(), externalLocation(t)};
-      }
-    }
-    return firstExternal(graph.getNodeList());
-  }
-
-  /** {@return the name and location of the first tensor a node keeps externally, or null when there is none} */
-  private static String[] firstExternal(List<NodeProto> nodes) {
-    for (NodeProto n : nodes) {
-      for (ai.onnx.proto.OnnxMl.AttributeProto a : n.getAttributeList()) {
-        List<TensorProto> tensors = new ArrayList<>(a.getTensorsList());
-        if (a.hasT()) {
-          tensors.add(a.getT());
-        }
-        if (a.hasSparseTensor()) {
-          tensors.add(a.getSparseTensor().getValues());
-          tensors.add(a.getSparseTensor().getIndices());
-        }
-        for (TensorProto t : tensors) {
-          if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
-            return new String[] {n.getOutputCount() > 0 ? n.getOutput(0) : t.getName(), externalLocation(t)};
-          }
-        }
-        List<GraphProto> subgraphs = new ArrayList<>(a.getGraphsList());
-        if (a.hasG()) {
-          subgraphs.add(a.getG());
-        }
-        for (GraphProto sub : subgraphs) {
-          String[] found = firstExternal(sub);
-          if (found != null) {
-            return found;
-          }
-        }
-      }
-    }
-    return null;
-  }
-
-  private static String externalLocation(TensorProto t) {
-    return t.getExternalDataList().stream().filter(e -> e.getKey().equals("location")).map(e -> e.getValue())
-        .findFirst().orElse("?");
+    return ModelAttachment.attach(this, model, outputName, labelsName);
   }
 
   private static ModelProto model(GraphProto graph, int opset, int ir, List<OperatorSetIdProto> extra) {
