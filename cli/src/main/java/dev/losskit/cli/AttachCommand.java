@@ -1,12 +1,9 @@
 package dev.losskit.cli;
 
-import ai.onnx.proto.OnnxMl.ModelProto;
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.losskit.core.LossArgumentException;
+import dev.losskit.onnx.ModelAttachment;
 import dev.losskit.onnx.OnnxLoss;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -22,7 +19,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {"Attaches a loss to one of a model's outputs: adds a labels input and a 'loss' output (and",
         "'grad_NAME' with --with-gradient), keeping the original inputs, outputs, nodes, initializers, opsets",
-        "and metadata. The loss is emitted at the model's own opset (11 to 26).",
+        "and metadata. The loss is emitted at the model's own opset (11 to 26). Tensors in external data files",
+        "(locations inside the model's directory only) are written inline, or above 2 GiB into",
+        "OUT.onnx.<sha256 prefix>.data beside the output.",
         "The output is written atomically, so -o may name the input itself."})
 final class AttachCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -51,7 +50,7 @@ final class AttachCommand implements Callable<Integer> {
             + " does not apply to attach: the loss is emitted at the model's own opset (its default-domain import),"
             + " which attach never changes; a model without one gets " + dev.losskit.onnx.OnnxLoss.DEFAULT_OPSET);
       }
-      attached = options.exporter().attach(read(model), output, labelsName);
+      attached = ModelAttachment.attach(options.exporter(), model, output, labelsName);
     } catch (LossArgumentException e) {
       // A problem with the model names the model's file.
       String where = e.cause() == LossArgumentException.Cause.MODEL ? model + ": " : "";
@@ -72,27 +71,5 @@ final class AttachCommand implements Callable<Integer> {
     spec.commandLine().getOut().println("wrote " + out + ": " + options.loss + " on output '" + output
         + "', labels input '" + labelsName + "'");
     return 0;
-  }
-
-  /** Reads an ONNX model, rejecting files that are not one. */
-  static ModelProto read(Path path) throws IOException {
-    byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(path);
-    } catch (NoSuchFileException e) {
-      throw new IOException(path + ": no such file");
-    } catch (IOException e) {
-      throw new IOException(path + ": cannot read: " + e.getMessage());
-    }
-    ModelProto m;
-    try {
-      m = ModelProto.parseFrom(bytes);
-    } catch (InvalidProtocolBufferException e) {
-      throw new IOException(path + ": not an ONNX model (" + Main.oneLine(e.getMessage()) + ")");
-    }
-    if (m.getIrVersion() <= 0 || !m.hasGraph() || m.getGraph().getOutputCount() == 0) {
-      throw new IOException(path + ": not an ONNX model (no IR version, graph or outputs)");
-    }
-    return m;
   }
 }

@@ -153,6 +153,20 @@ class BadInputTableTest {
         "@/x.onnx"));
     r.add(row("attach: no --output", 2, List.of("--output"), "attach", model, "--loss", "cross_entropy", "-o",
         "@/x.onnx"));
+    // attach: external data that points elsewhere (the model in @/ext, its data beside it, a secret in @/outside)
+    String[] rest = {"--output", "logits", "--loss", "cross_entropy", "-o", "@/x.onnx"};
+    r.add(row("attach: an absolute external data location", 2, List.of("secret.data'", "absolute path"),
+        cat(new String[] {"attach", "@/ext/absolute.onnx"}, rest)));
+    r.add(row("attach: an external data location leaving the folder", 2, List.of("'../../etc/passwd'", "'..'"),
+        cat(new String[] {"attach", "@/ext/escape.onnx"}, rest)));
+    r.add(row("attach: a symbolic link in the folder leading outside", 2, List.of("'link.data'", "symbolic link"),
+        cat(new String[] {"attach", "@/ext/link.onnx"}, rest)));
+    r.add(row("attach: a missing external data file", 2, List.of("'absent.data'", "does not exist"),
+        cat(new String[] {"attach", "@/ext/missing.onnx"}, rest)));
+    r.add(row("attach: an external data range beyond the file", 2, List.of("offset 800 and length 100",
+        "832 bytes"), cat(new String[] {"attach", "@/ext/range.onnx"}, rest)));
+    r.add(row("attach: external data, -o over the model", 2, List.of("'../../etc/passwd'"),
+        "attach", "@/ext/escape.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "@/ext/escape.onnx"));
     // the other commands
     r.add(row("conform: an unknown loss", 2, List.of("hinge", "cross_entropy"), "conform", "--losses", "hinge"));
     r.add(row("conform: an unknown backend", 2, List.of("gpu", "core"), "conform", "--backends", "gpu"));
@@ -163,7 +177,53 @@ class BadInputTableTest {
     return r;
   }
 
+  private static String[] cat(String[] a, String[] b) {
+    return Stream.concat(Stream.of(a), Stream.of(b)).toArray(String[]::new);
+  }
+
+  /** The fixture with external data, its first external tensor's location (and range) changed. */
+  private static void externalVariant(Path ext, String file, String location, String offset, String length)
+      throws IOException {
+    ModelProto m = ModelProto.parseFrom(Files.readAllBytes(ext.resolve("classifier.onnx")));
+    var g = m.getGraph().toBuilder();
+    for (int i = 0; i < g.getInitializerCount(); i++) {
+      TensorProto t = g.getInitializer(i);
+      if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+        TensorProto.Builder b = t.toBuilder().clearExternalData();
+        for (var e : t.getExternalDataList()) {
+          String v = switch (e.getKey()) {
+            case "location" -> location;
+            case "offset" -> offset == null ? e.getValue() : offset;
+            case "length" -> length == null ? e.getValue() : length;
+            default -> e.getValue();
+          };
+          b.addExternalData(e.toBuilder().setValue(v));
+        }
+        if (offset != null && t.getExternalDataList().stream().noneMatch(e -> e.getKey().equals("offset"))) {
+          b.addExternalData(ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey("offset")
+              .setValue(offset));
+        }
+        g.setInitializer(i, b);
+        break;
+      }
+    }
+    Files.write(ext.resolve(file), m.toBuilder().setGraph(g).build().toByteArray());
+  }
+
   private void setUp(Path dir) throws IOException {
+    Path models = Path.of(System.getProperty("losskit.fixtures"), "models");
+    Path ext = Files.createDirectory(dir.resolve("ext"));
+    Path outside = Files.createDirectory(dir.resolve("outside"));
+    Files.copy(models.resolve("classifier.dynamo.op18.external.onnx"), ext.resolve("classifier.onnx"));
+    Files.copy(models.resolve("classifier.dynamo.op18.external.onnx.data"),
+        ext.resolve("classifier.dynamo.op18.external.onnx.data"));
+    Files.copy(models.resolve("classifier.dynamo.op18.external.onnx.data"), outside.resolve("secret.data"));
+    Files.createSymbolicLink(ext.resolve("link.data"), Path.of("..", "outside", "secret.data"));
+    externalVariant(ext, "absolute.onnx", outside.resolve("secret.data").toString(), null, null);
+    externalVariant(ext, "escape.onnx", "../../etc/passwd", null, null);
+    externalVariant(ext, "link.onnx", "link.data", null, null);
+    externalVariant(ext, "missing.onnx", "absent.data", null, null);
+    externalVariant(ext, "range.onnx", "classifier.dynamo.op18.external.onnx.data", "800", "100");
     try (var in = getClass().getResourceAsStream("/dev/losskit/examples/classifier.onnx")) {
       Files.copy(in, dir.resolve("m.onnx"));
     }

@@ -14,6 +14,19 @@ import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.Reduction;
 import dev.losskit.onnx.OnnxLoss.Lowering;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -141,73 +154,439 @@ public final class ModelAttachment {
   }
 
   /**
-   * Refuses a model whose tensors live in external data files: the model's protobuf only names the files, relative
-   * to the model's directory, so the model with the loss written elsewhere, or under another name next to a file it
-   * no longer matches, would silently lose its weights. Initializers and {@code Constant} nodes are checked, in
-   * subgraphs too.
+   * Refuses a model whose tensors live in external data files when there is no directory to read them from: the
+   * model's protobuf only names the files, relative to the model's directory.
    */
   private static void refuseExternalData(ModelProto model) {
-    String[] first = firstExternal(model.getGraph());
-    for (int i = 0; first == null && i < model.getFunctionsCount(); i++) {
-      first = firstExternal(model.getFunctions(i).getNodeList());
-    }
+    String[] first = firstExternal(model);
     if (first != null) {
       String graphName = model.getGraph().getName().isEmpty() ? "" : " (graph '" + model.getGraph().getName() + "')";
       throw new LossArgumentException(Cause.MODEL, "the model" + graphName + " keeps tensor '" + first[0]
-          + "' in external data at '" + first[1] + "'; attach does not support external data yet: save the model"
-          + " with its tensors inline (onnx.save(model, path, save_as_external_data=False)) and attach to that");
+          + "' in external data at '" + first[1] + "'; attach needs the model's directory to read it: pass the"
+          + " model's path (ModelAttachment.attach(loss, path, ...)) or its directory, or save it with its tensors"
+          + " inline (onnx.save(model, path, save_as_external_data=False))");
     }
   }
 
-  /** {@return the name and location of the first tensor stored externally, or null when there is none} */
-  private static String[] firstExternal(GraphProto graph) {
-    List<TensorProto> tensors = new ArrayList<>(graph.getInitializerList());
-    for (ai.onnx.proto.OnnxMl.SparseTensorProto sparse : graph.getSparseInitializerList()) {
-      tensors.add(sparse.getValues());
-      tensors.add(sparse.getIndices());
+  /** {@return the owner's name and the location of the first tensor stored externally, or null when there is none} */
+  private static String[] firstExternal(ModelProto model) {
+    String[][] found = new String[1][];
+    try {
+      Tensors.model(model, true, (t, owner) -> {
+        if (found[0] == null && t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+          found[0] = new String[] {owner, externalLocation(t)};
+        }
+        return t;
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
-    for (TensorProto t : tensors) {
-      if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
-        return new String[] {t.getName(), externalLocation(t)};
-      }
-    }
-    return firstExternal(graph.getNodeList());
-  }
-
-  /** {@return the name and location of the first tensor a node keeps externally, or null when there is none} */
-  private static String[] firstExternal(List<NodeProto> nodes) {
-    for (NodeProto n : nodes) {
-      for (ai.onnx.proto.OnnxMl.AttributeProto a : n.getAttributeList()) {
-        List<TensorProto> tensors = new ArrayList<>(a.getTensorsList());
-        if (a.hasT()) {
-          tensors.add(a.getT());
-        }
-        if (a.hasSparseTensor()) {
-          tensors.add(a.getSparseTensor().getValues());
-          tensors.add(a.getSparseTensor().getIndices());
-        }
-        for (TensorProto t : tensors) {
-          if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
-            return new String[] {n.getOutputCount() > 0 ? n.getOutput(0) : t.getName(), externalLocation(t)};
-          }
-        }
-        List<GraphProto> subgraphs = new ArrayList<>(a.getGraphsList());
-        if (a.hasG()) {
-          subgraphs.add(a.getG());
-        }
-        for (GraphProto sub : subgraphs) {
-          String[] found = firstExternal(sub);
-          if (found != null) {
-            return found;
-          }
-        }
-      }
-    }
-    return null;
+    return found[0];
   }
 
   private static String externalLocation(TensorProto t) {
-    return t.getExternalDataList().stream().filter(e -> e.getKey().equals("location")).map(e -> e.getValue())
-        .findFirst().orElse("?");
+    return entry(t, "location") == null ? "?" : entry(t, "location");
+  }
+
+  private static String entry(TensorProto t, String key) {
+    return t.getExternalDataList().stream().filter(e -> e.getKey().equals(key)).map(e -> e.getValue())
+        .findFirst().orElse(null);
+  }
+
+  // ---- reading external data ----
+
+  /**
+   * Reads an ONNX model file, refusing files that are not one. Its external data, if any, stays where it is: the
+   * {@code attach} methods that take a directory read it.
+   *
+   * @param file the {@code .onnx} file
+   * @return the model
+   * @throws IOException when the file cannot be read or is not an ONNX model; the message is one line naming it
+   */
+  public static ModelProto read(Path file) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new IOException(file + ": no such file");
+    } catch (IOException e) {
+      throw new IOException(file + ": cannot read: " + oneLine(e.getMessage()));
+    }
+    ModelProto m;
+    try {
+      m = ModelProto.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IOException(file + ": not an ONNX model (" + oneLine(e.getMessage()) + ")");
+    }
+    if (m.getIrVersion() <= 0 || !m.hasGraph() || m.getGraph().getOutputCount() == 0) {
+      throw new IOException(file + ": not an ONNX model (no IR version, graph or outputs)");
+    }
+    return m;
+  }
+
+  private static String oneLine(String s) {
+    return s == null ? "" : s.replaceAll("\\s+", " ").trim();
+  }
+
+  /**
+   * Attaches a loss to one of the outputs of the model in a file, reading the tensors it keeps in external data
+   * files from the file's directory; see {@link #attach(OnnxLoss, ModelProto, Path, String, String)}.
+   *
+   * @param loss the loss graph to attach
+   * @param modelFile the model's {@code .onnx} file
+   * @param outputName the output the loss reads (logits)
+   * @param labelsName the name of the new labels input
+   * @return the model with the loss and its tensors inline, and notes on what else changed
+   * @throws IOException when the model or its data cannot be read
+   * @throws IllegalArgumentException as {@link #attach(OnnxLoss, ModelProto, Path, String, String)} does
+   */
+  public static OnnxLoss.Attached attach(OnnxLoss loss, Path modelFile, String outputName, String labelsName)
+      throws IOException {
+    ModelProto model = read(modelFile);
+    return attach(loss, model, modelFile.toAbsolutePath().getParent(), outputName, labelsName);
+  }
+
+  /**
+   * Attaches a loss to one of a model's outputs, as {@link OnnxLoss#attach(ModelProto, String, String)} does, and
+   * reads the tensors the model keeps in external data files into the result, so that it no longer depends on the
+   * model's directory; {@link OnnxLoss.Attached#write(Path)} writes them inline, or beside the output when the
+   * model would pass protobuf's 2 GiB limit. The model's files are only read.
+   *
+   * <p>External data locations are checked as ONNX's own loader checks them ({@code onnx/checker.cc},
+   * {@code resolve_external_data_location}): a location must be relative, must not have a {@code ..} component,
+   * and must name a regular file inside the directory, also after following symbolic links; its {@code offset} and
+   * {@code length} must lie within the file.
+   *
+   * @param loss the loss graph to attach
+   * @param model the model
+   * @param baseDir the directory its external data locations are relative to: the model file's directory
+   * @param outputName the output the loss reads (logits)
+   * @param labelsName the name of the new labels input
+   * @return the model with the loss and its tensors inline, and notes on what else changed
+   * @throws IOException when the directory or a data file cannot be read
+   * @throws IllegalArgumentException ({@link LossArgumentException}, cause {@code MODEL} for the data) as
+   *     {@link OnnxLoss#attach(ModelProto, String, String)} does, and when an external data location or range is
+   *     not allowed, or a tensor is kept in external data where attach does not read it (training information)
+   */
+  public static OnnxLoss.Attached attach(OnnxLoss loss, ModelProto model, Path baseDir, String outputName,
+      String labelsName) throws IOException {
+    for (ai.onnx.proto.OnnxMl.TrainingInfoProto info : model.getTrainingInfoList()) {
+      ModelProto probe = ModelProto.newBuilder().setGraph(info.getInitialization()).build();
+      String[] first = firstExternal(probe);
+      if (first == null) {
+        first = firstExternal(ModelProto.newBuilder().setGraph(info.getAlgorithm()).build());
+      }
+      if (first != null) {
+        throw new LossArgumentException(Cause.MODEL, "the model's training information keeps tensor '" + first[0]
+            + "' in external data at '" + first[1] + "'; attach does not read external data there");
+      }
+    }
+    OnnxLoss.Attached wired = wire(loss, model, outputName, labelsName);
+    if (firstExternal(wired.model()) == null) {
+      return wired;
+    }
+    Path base;
+    try {
+      base = baseDir.toAbsolutePath().toRealPath();
+    } catch (IOException e) {
+      throw new IOException("cannot read the model's directory " + baseDir + ": " + oneLine(e.getMessage()));
+    }
+    int[] count = new int[1];
+    Set<String> locations = new java.util.TreeSet<>();
+    ModelProto inline = Tensors.model(wired.model(), true, (t, owner) -> {
+      if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) {
+        return t;
+      }
+      count[0]++;
+      locations.add(externalLocation(t));
+      return t.toBuilder().clearExternalData().setDataLocation(TensorProto.DataLocation.DEFAULT)
+          .setRawData(readExternal(t, owner, base)).build();
+    });
+    List<String> notes = new ArrayList<>(wired.notes());
+    notes.add("read " + count[0] + " tensor" + (count[0] == 1 ? "" : "s") + " from external data ("
+        + locations.stream().map(l -> "'" + l + "'").collect(Collectors.joining(", "))
+        + "); the output keeps them inline below 2 GiB, else in a data file beside it");
+    return new OnnxLoss.Attached(inline, notes);
+  }
+
+  /**
+   * Reads a tensor's external data after checking its location and range as ONNX's loader does.
+   *
+   * @throws LossArgumentException (cause MODEL) with one line naming the location when it is not allowed
+   */
+  private static ByteString readExternal(TensorProto t, String owner, Path base) throws IOException {
+    String location = entry(t, "location");
+    String who = "tensor '" + owner + "'";
+    if (location == null || location.isEmpty()) {
+      throw new LossArgumentException(Cause.MODEL, who + " is marked as external data but names no location");
+    }
+    String at = who + " keeps its data at '" + location + "'";
+    if (location.startsWith("/") || location.startsWith("\\") || location.matches("^[A-Za-z]:.*")) {
+      throw new LossArgumentException(Cause.MODEL, at + ", an absolute path; ONNX allows only locations relative"
+          + " to the model's directory");
+    }
+    for (String part : location.split("[/\\\\]")) {
+      if (part.equals("..")) {
+        throw new LossArgumentException(Cause.MODEL, at + ", which leaves the model's directory ('..');"
+            + " ONNX allows only locations inside it");
+      }
+    }
+    Path file;
+    try {
+      file = base.resolve(location).normalize();
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which is not a valid path");
+    }
+    if (!file.startsWith(base) || !Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which does not exist in the model's directory " + base);
+    }
+    Path real;
+    try {
+      real = file.toRealPath();
+    } catch (NoSuchFileException e) {
+      throw new LossArgumentException(Cause.MODEL, at + ", a symbolic link to a file that does not exist");
+    }
+    if (!real.startsWith(base)) {
+      throw new LossArgumentException(Cause.MODEL, at + ", a symbolic link leading outside the model's"
+          + " directory; ONNX allows only files inside it");
+    }
+    if (!Files.isRegularFile(real)) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which is not a regular file");
+    }
+    try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ)) {
+      long size = ch.size();
+      long offset = number(t, "offset", at, 0);
+      long length = number(t, "length", at, size - Math.min(offset, size));
+      if (offset > size || length > size - offset) {
+        throw new LossArgumentException(Cause.MODEL, at + " with offset " + offset + " and length " + length
+            + ", beyond the file's " + size + " bytes");
+      }
+      if (length > MAX_TENSOR_BYTES) {
+        throw new LossArgumentException(Cause.MODEL, at + ": " + length + " bytes, more than one protobuf tensor"
+            + " can hold (2 GiB)");
+      }
+      ByteBuffer buf = ByteBuffer.allocate((int) length);
+      while (buf.hasRemaining()) {
+        if (ch.read(buf, offset + buf.position()) < 0) {
+          throw new IOException("cannot read " + real + ": it ended early");
+        }
+      }
+      return UnsafeByteOperations.unsafeWrap(buf.array());
+    }
+  }
+
+  /** The largest tensor one Java array, and so one protobuf {@code raw_data}, holds. */
+  private static final long MAX_TENSOR_BYTES = Integer.MAX_VALUE - 8;
+
+  private static long number(TensorProto t, String key, String at, long dflt) {
+    String v = entry(t, key);
+    if (v == null) {
+      return dflt;
+    }
+    long n;
+    try {
+      n = Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw new LossArgumentException(Cause.MODEL, at + " with " + key + " '" + v + "', not a byte count");
+    }
+    if (n < 0) {
+      throw new LossArgumentException(Cause.MODEL, at + " with a negative " + key + " (" + n + ")");
+    }
+    return n;
+  }
+
+  // ---- writing ----
+
+  /** Protobuf's limit on a serialized message: 2 GiB less one byte. */
+  static final long PROTOBUF_LIMIT = Integer.MAX_VALUE;
+  /** Up to this serialized size, with every tensor inline, the output is one file: the limit less 64 MiB. */
+  static final long INLINE_LIMIT = PROTOBUF_LIMIT - (64L << 20);
+  /** Above the inline limit, tensors of at least this many bytes go beside the output: ONNX's own default. */
+  static final long MIN_EXTERNAL_BYTES = 1024;
+
+  /** {@return the model's serialized size with every tensor inline, as a long: it may pass 2 GiB} */
+  static long inlineSize(ModelProto model) throws IOException {
+    long[] raw = new long[1];
+    ModelProto stripped = Tensors.model(model, true, (t, owner) -> {
+      if (t.getRawData().isEmpty()) {
+        return t;
+      }
+      raw[0] += t.getRawData().size() + 16L;
+      return t.toBuilder().clearRawData().build();
+    });
+    return stripped.getSerializedSize() + raw[0];
+  }
+
+  /**
+   * Writes a model so that it loads wherever it is written. Up to {@code inlineLimit} bytes with every tensor
+   * inline, one file, atomically. Above, the tensors of at least {@code minExternalBytes} ({@code raw_data} of
+   * initializers and node attributes, in subgraphs too) go into {@code FILE.<sha256 prefix>.data} beside it, written
+   * first and atomically, and the model, referring to that file, last: the name follows from the data, so an
+   * existing model's data file is never replaced by other content while that model still points to it.
+   *
+   * @throws IOException when a file cannot be written, or the model is too large even with its tensors beside it
+   */
+  static void write(ModelProto model, Path file, long inlineLimit, long minExternalBytes) throws IOException {
+    if (inlineSize(model) <= inlineLimit) {
+      AtomicFiles.write(file, model::writeTo);
+      return;
+    }
+    List<ByteString> chunks = new ArrayList<>();
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    Tensors.model(model, false, (t, owner) -> {
+      if (!t.getRawData().isEmpty() && t.getRawData().size() >= minExternalBytes) {
+        chunks.add(t.getRawData());
+        t.getRawData().asReadOnlyByteBufferList().forEach(sha::update);
+      }
+      return t;
+    });
+    String hash = java.util.HexFormat.of().formatHex(sha.digest()).substring(0, 16);
+    Path name = file.toAbsolutePath().getFileName();
+    if (name == null) {
+      throw new IOException(file + " is not a file name");
+    }
+    String location = name + "." + hash + ".data";
+    long[] offset = new long[1];
+    ModelProto external = Tensors.model(model, false, (t, owner) -> {
+      if (t.getRawData().isEmpty() || t.getRawData().size() < minExternalBytes) {
+        return t;
+      }
+      long length = t.getRawData().size();
+      TensorProto out = t.toBuilder().clearRawData().clearExternalData()
+          .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+          .addExternalData(kv("location", location))
+          .addExternalData(kv("offset", Long.toString(offset[0])))
+          .addExternalData(kv("length", Long.toString(length))).build();
+      offset[0] += length;
+      return out;
+    });
+    if (inlineSize(external) > inlineLimit) {
+      throw new IOException("the model is " + inlineSize(external) + " bytes even with its tensors in a data"
+          + " file, above protobuf's 2 GiB limit");
+    }
+    Path dataFile = file.toAbsolutePath().resolveSibling(location);
+    AtomicFiles.write(dataFile, out -> {
+      for (ByteString c : chunks) {
+        c.writeTo(out);
+      }
+    });
+    AtomicFiles.write(file, external::writeTo);
+  }
+
+  private static ai.onnx.proto.OnnxMl.StringStringEntryProto kv(String key, String value) {
+    return ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+  }
+
+  /**
+   * Every place a model keeps a tensor, visited in order and rebuilt with what a function returns: initializers,
+   * sparse initializers, node attributes ({@code Constant}'s value, tensor lists, sparse tensors), subgraphs and
+   * functions (node attributes and attribute defaults).
+   */
+  static final class Tensors {
+    private Tensors() {}
+
+    /** Maps a tensor; {@code owner} is the name a message gives it. */
+    @FunctionalInterface
+    interface Fn {
+      /**
+       * Maps a tensor.
+       *
+       * @param t the tensor
+       * @param owner its name, or the output of the node that holds it
+       * @return the tensor to keep
+       * @throws IOException when reading or writing its data fails
+       */
+      TensorProto apply(TensorProto t, String owner) throws IOException;
+    }
+
+    /**
+     * Maps a model's tensors.
+     *
+     * @param all also sparse tensors and functions; otherwise only what ONNX's external data helper externalizes:
+     *     initializers and node attribute tensors, in subgraphs too
+     */
+    static ModelProto model(ModelProto m, boolean all, Fn f) throws IOException {
+      ModelProto.Builder b = m.toBuilder().setGraph(graph(m.getGraph(), all, f));
+      if (all) {
+        for (int i = 0; i < m.getFunctionsCount(); i++) {
+          ai.onnx.proto.OnnxMl.FunctionProto fn = m.getFunctions(i);
+          ai.onnx.proto.OnnxMl.FunctionProto.Builder fb = fn.toBuilder();
+          for (int k = 0; k < fn.getNodeCount(); k++) {
+            fb.setNode(k, node(fn.getNode(k), all, f));
+          }
+          for (int k = 0; k < fn.getAttributeProtoCount(); k++) {
+            fb.setAttributeProto(k, attribute(fn.getAttributeProto(k), null, all, f));
+          }
+          b.setFunctions(i, fb);
+        }
+      }
+      return b.build();
+    }
+
+    private static GraphProto graph(GraphProto g, boolean all, Fn f) throws IOException {
+      GraphProto.Builder b = g.toBuilder();
+      for (int i = 0; i < g.getInitializerCount(); i++) {
+        b.setInitializer(i, f.apply(g.getInitializer(i), g.getInitializer(i).getName()));
+      }
+      if (all) {
+        for (int i = 0; i < g.getSparseInitializerCount(); i++) {
+          b.setSparseInitializer(i, sparse(g.getSparseInitializer(i), null, f));
+        }
+      }
+      for (int i = 0; i < g.getNodeCount(); i++) {
+        b.setNode(i, node(g.getNode(i), all, f));
+      }
+      return b.build();
+    }
+
+    private static NodeProto node(NodeProto n, boolean all, Fn f) throws IOException {
+      NodeProto.Builder b = n.toBuilder();
+      String owner = n.getOutputCount() > 0 ? n.getOutput(0) : null;
+      for (int i = 0; i < n.getAttributeCount(); i++) {
+        b.setAttribute(i, attribute(n.getAttribute(i), owner, all, f));
+      }
+      return b.build();
+    }
+
+    private static AttributeProto attribute(AttributeProto a, String owner, boolean all, Fn f) throws IOException {
+      AttributeProto.Builder b = a.toBuilder();
+      if (a.hasT()) {
+        b.setT(f.apply(a.getT(), owner != null ? owner : a.getT().getName()));
+      }
+      for (int i = 0; i < a.getTensorsCount(); i++) {
+        b.setTensors(i, f.apply(a.getTensors(i), owner != null ? owner : a.getTensors(i).getName()));
+      }
+      if (all) {
+        if (a.hasSparseTensor()) {
+          b.setSparseTensor(sparse(a.getSparseTensor(), owner, f));
+        }
+        for (int i = 0; i < a.getSparseTensorsCount(); i++) {
+          b.setSparseTensors(i, sparse(a.getSparseTensors(i), owner, f));
+        }
+      }
+      if (a.hasG()) {
+        b.setG(graph(a.getG(), all, f));
+      }
+      for (int i = 0; i < a.getGraphsCount(); i++) {
+        b.setGraphs(i, graph(a.getGraphs(i), all, f));
+      }
+      return b.build();
+    }
+
+    private static SparseTensorProto sparse(SparseTensorProto s, String owner, Fn f) throws IOException {
+      SparseTensorProto.Builder b = s.toBuilder();
+      if (s.hasValues()) {
+        b.setValues(f.apply(s.getValues(), owner != null ? owner : s.getValues().getName()));
+      }
+      if (s.hasIndices()) {
+        b.setIndices(f.apply(s.getIndices(), owner != null ? owner : s.getIndices().getName()));
+      }
+      return b.build();
+    }
   }
 }

@@ -323,7 +323,7 @@ public final class OnnxLoss {
    */
   public record Attached(ModelProto model, List<String> notes) {
     /**
-     * Serializes the model with the loss.
+     * Serializes the model with the loss, its tensors inline; for models below protobuf's 2 GiB limit.
      *
      * @return the model in ONNX's protobuf encoding
      */
@@ -333,13 +333,21 @@ public final class OnnxLoss {
 
     /**
      * Writes the model with the loss atomically, as {@link OnnxLoss#export(Path)} does; the file may be the model
-     * that was read.
+     * that was read. Below protobuf's 2 GiB limit (less a margin) the tensors are written inline, in one file;
+     * above it, the larger tensors go first into a data file beside it named after the file and the data,
+     * {@code FILE.<sha256 prefix>.data}, and the model referring to it is written last. Either way the result loads
+     * from wherever it is written, and a data file another model refers to is never overwritten with other content.
      *
      * @param file the {@code .onnx} file to create or replace; its directory must exist
      * @throws IOException when the file cannot be written; the target is then unchanged
      */
     public void write(Path file) throws IOException {
-      AtomicFiles.write(file, model::writeTo);
+      write(file, ModelAttachment.INLINE_LIMIT, ModelAttachment.MIN_EXTERNAL_BYTES);
+    }
+
+    /** Writes with another inline limit and smallest external tensor, so that tests can write data beside. */
+    void write(Path file, long inlineLimit, long minExternalBytes) throws IOException {
+      ModelAttachment.write(model, file, inlineLimit, minExternalBytes);
     }
   }
 
