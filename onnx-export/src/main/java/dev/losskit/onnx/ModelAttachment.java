@@ -465,9 +465,10 @@ public final class ModelAttachment {
       offset[0] += length;
       return out;
     });
-    if (inlineSize(external) > inlineLimit) {
-      throw new IOException("the model is " + inlineSize(external) + " bytes even with its tensors in a data"
-          + " file, above protobuf's 2 GiB limit");
+    long size = inlineSize(external);
+    if (size > PROTOBUF_LIMIT) {
+      throw new IOException("the model is " + size + " bytes even with its tensors in a data file, above"
+          + " protobuf's 2 GiB limit");
     }
     Path dataFile = file.toAbsolutePath().resolveSibling(location);
     AtomicFiles.write(dataFile, out -> {

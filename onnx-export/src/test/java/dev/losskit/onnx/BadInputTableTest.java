@@ -16,6 +16,7 @@ import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
 import dev.losskit.core.NllLoss;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -145,7 +146,26 @@ class BadInputTableTest {
                 .addNode(NodeProto.newBuilder().setOpType("Constant").addOutput("c").addAttribute(
                     ai.onnx.proto.OnnxMl.AttributeProto.newBuilder().setName("value")
                         .setT(externalTensor("c"))))).build(),
-            "logits", "labels"), "'c'", "external data at 'c.bin'"));
+            "logits", "labels"), "'c'", "external data at 'c.bin'"),
+        bad("attach with the folder: an absolute external data location", () -> ModelAttachment.attach(
+            OnnxLoss.builder(ce).build(), withExternal("/etc/passwd"), Path.of("."), "logits", "labels"),
+            "'/etc/passwd'", "absolute path"),
+        bad("attach with the folder: a location leaving the folder", () -> ModelAttachment.attach(
+            OnnxLoss.builder(ce).build(), withExternal("../../etc/passwd"), Path.of("."), "logits", "labels"),
+            "'../../etc/passwd'", "'..'"),
+        bad("attach with the folder: a missing data file", () -> ModelAttachment.attach(
+            OnnxLoss.builder(ce).build(), withExternal("absent.bin"), Path.of("."), "logits", "labels"),
+            "'absent.bin'", "does not exist"),
+        bad("attach with the folder: a tensor with no location", () -> ModelAttachment.attach(
+            OnnxLoss.builder(ce).build(), withExternal(""), Path.of("."), "logits", "labels"),
+            "'w'", "names no location"));
+  }
+
+  /** The model with an initializer {@code w} whose external data is at {@code location}. */
+  private static ModelProto withExternal(String location) {
+    TensorProto w = externalTensor("w").toBuilder().setExternalData(0,
+        ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey("location").setValue(location)).build();
+    return model(17).toBuilder().setGraph(model(17).getGraph().toBuilder().addInitializer(w)).build();
   }
 
   @TestFactory
