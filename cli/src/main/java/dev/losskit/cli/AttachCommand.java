@@ -67,7 +67,7 @@ final class AttachCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     // Notes only once the output exists, so that a failure is always exactly one line.
-    attached.notes().forEach(n -> spec.commandLine().getErr().println(name + ": note: " + n));
+    attached.notes().forEach(n -> spec.commandLine().getErr().println(name + ": note: " + Main.oneLine(n)));
     spec.commandLine().getOut().println("wrote " + out + ": " + options.loss + " on output '" + output
         + "', labels input '" + labelsName + "'");
     return 0;

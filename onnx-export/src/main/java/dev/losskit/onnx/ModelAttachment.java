@@ -293,15 +293,31 @@ public final class ModelAttachment {
     }
     int[] count = new int[1];
     Set<String> locations = new java.util.TreeSet<>();
+    // The same (file, offset, length) is read once; the sum of distinct ranges must fit the memory this JVM has.
+    java.util.Map<String, ByteString> read = new java.util.HashMap<>();
+    long[] total = new long[1];
+    long budget = Runtime.getRuntime().maxMemory() / 2;
     ModelProto inline = Tensors.model(wired.model(), true, (t, owner) -> {
       if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) {
         return t;
       }
       count[0]++;
       locations.add(externalLocation(t));
+      String key = entry(t, "location") + '\0' + entry(t, "offset") + '\0' + entry(t, "length");
+      ByteString data = read.get(key);
+      if (data == null) {
+        data = readExternal(t, owner, base, budget - total[0]);
+        total[0] += data.size();
+        read.put(key, data);
+      }
       return t.toBuilder().clearExternalData().setDataLocation(TensorProto.DataLocation.DEFAULT)
-          .setRawData(readExternal(t, owner, base)).build();
+          .setRawData(data).build();
     });
+    String[] left = firstExternal(inline);
+    if (left != null) {
+      throw new LossArgumentException(Cause.MODEL, "tensor '" + printable(left[0]) + "' still names external data at '"
+          + printable(left[1]) + "' where attach does not read it");
+    }
     List<String> notes = new ArrayList<>(wired.notes());
     notes.add("read " + count[0] + " tensor" + (count[0] == 1 ? "" : "s") + " from external data ("
         + locations.stream().map(l -> "'" + l + "'").collect(Collectors.joining(", "))
@@ -314,13 +330,16 @@ public final class ModelAttachment {
    *
    * @throws LossArgumentException (cause MODEL) with one line naming the location when it is not allowed
    */
-  private static ByteString readExternal(TensorProto t, String owner, Path base) throws IOException {
+  private static ByteString readExternal(TensorProto t, String owner, Path base, long budget) throws IOException {
     String location = entry(t, "location");
-    String who = "tensor '" + owner + "'";
+    String who = "tensor '" + printable(owner) + "'";
     if (location == null || location.isEmpty()) {
       throw new LossArgumentException(Cause.MODEL, who + " is marked as external data but names no location");
     }
-    String at = who + " keeps its data at '" + location + "'";
+    String at = who + " keeps its data at '" + printable(location) + "'";
+    if (location.chars().anyMatch(Character::isISOControl)) {
+      throw new LossArgumentException(Cause.MODEL, at + ", a name with control characters");
+    }
     if (location.startsWith("/") || location.startsWith("\\") || location.matches("^[A-Za-z]:.*")) {
       throw new LossArgumentException(Cause.MODEL, at + ", an absolute path; ONNX allows only locations relative"
           + " to the model's directory");
@@ -340,20 +359,16 @@ public final class ModelAttachment {
     if (!file.startsWith(base) || !Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       throw new LossArgumentException(Cause.MODEL, at + ", which does not exist in the model's directory " + base);
     }
-    Path real;
+    Path real = realInside(file, base, at);
+    Object key;
     try {
-      real = file.toRealPath();
-    } catch (NoSuchFileException e) {
-      throw new LossArgumentException(Cause.MODEL, at + ", a symbolic link to a file that does not exist");
+      key = Files.readAttributes(real, java.nio.file.attribute.BasicFileAttributes.class,
+          java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
+    } catch (IOException e) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which cannot be read: " + printable(e.toString()));
     }
-    if (!real.startsWith(base)) {
-      throw new LossArgumentException(Cause.MODEL, at + ", a symbolic link leading outside the model's"
-          + " directory; ONNX allows only files inside it");
-    }
-    if (!Files.isRegularFile(real)) {
-      throw new LossArgumentException(Cause.MODEL, at + ", which is not a regular file");
-    }
-    try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ)) {
+    // NOFOLLOW_LINKS: a link swapped in for the checked file after the check is not followed.
+    try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       long size = ch.size();
       long offset = number(t, "offset", at, 0);
       long length = number(t, "length", at, size - Math.min(offset, size));
@@ -365,14 +380,59 @@ public final class ModelAttachment {
         throw new LossArgumentException(Cause.MODEL, at + ": " + length + " bytes, more than one protobuf tensor"
             + " can hold (2 GiB)");
       }
+      if (length > budget) {
+        throw new LossArgumentException(Cause.MODEL, at + ": " + length + " more bytes, beyond the memory this JVM"
+            + " can give the model's external data (" + Math.max(0, budget) + " bytes left; raise -Xmx)");
+      }
       ByteBuffer buf = ByteBuffer.allocate((int) length);
       while (buf.hasRemaining()) {
         if (ch.read(buf, offset + buf.position()) < 0) {
-          throw new IOException("cannot read " + real + ": it ended early");
+          throw new LossArgumentException(Cause.MODEL, at + ": the file ended before " + (offset + length)
+              + " bytes");
         }
       }
+      // The file read is still the one checked: same real path, inside the directory, same file key.
+      if (!realInside(file, base, at).equals(real) || !java.util.Objects.equals(key, Files.readAttributes(real,
+          java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey())) {
+        throw new LossArgumentException(Cause.MODEL, at + ", which changed while it was read");
+      }
       return UnsafeByteOperations.unsafeWrap(buf.array());
+    } catch (IOException e) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which cannot be read: " + printable(e.toString()));
     }
+  }
+
+  /** The real path of a checked location: a regular file inside the model's directory after following links. */
+  private static Path realInside(Path file, Path base, String at) {
+    Path real;
+    try {
+      real = file.toRealPath();
+    } catch (NoSuchFileException e) {
+      throw new LossArgumentException(Cause.MODEL, at + ", a symbolic link to a file that does not exist");
+    } catch (IOException e) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which cannot be resolved: " + printable(e.toString()));
+    }
+    if (!real.startsWith(base)) {
+      throw new LossArgumentException(Cause.MODEL, at + ", a symbolic link leading outside the model's"
+          + " directory; ONNX allows only files inside it");
+    }
+    if (!Files.isRegularFile(real, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw new LossArgumentException(Cause.MODEL, at + ", which is not a regular file");
+    }
+    return real;
+  }
+
+  /** {@return text from a model, with control characters (a newline, a NUL) shown as escapes, for one-line messages} */
+  static String printable(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    s.codePoints().forEach(c -> {
+      if (Character.isISOControl(c)) {
+        b.append(String.format("\\u%04x", c));
+      } else {
+        b.appendCodePoint(c);
+      }
+    });
+    return b.toString();
   }
 
   /** The largest tensor one Java array, and so one protobuf {@code raw_data}, holds. */
@@ -471,12 +531,20 @@ public final class ModelAttachment {
           + " protobuf's 2 GiB limit");
     }
     Path dataFile = file.toAbsolutePath().resolveSibling(location);
+    boolean existed = Files.exists(dataFile, java.nio.file.LinkOption.NOFOLLOW_LINKS);
     AtomicFiles.write(dataFile, out -> {
       for (ByteString c : chunks) {
         c.writeTo(out);
       }
     });
-    AtomicFiles.write(file, external::writeTo);
+    try {
+      AtomicFiles.write(file, external::writeTo);
+    } catch (IOException | RuntimeException e) {
+      if (!existed) {
+        Files.deleteIfExists(dataFile); // no model points to it
+      }
+      throw e;
+    }
   }
 
   private static ai.onnx.proto.OnnxMl.StringStringEntryProto kv(String key, String value) {

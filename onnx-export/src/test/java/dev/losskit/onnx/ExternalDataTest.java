@@ -146,6 +146,33 @@ class ExternalDataTest {
     runsAndMatchesTheCore(inline.resolve(MODEL));
   }
 
+  /** A directory symlink in the middle of a location that leads out is refused like a file link. */
+  @Test
+  void aDirectoryLinkInTheMiddleOfALocationCannotLeadOut() throws Exception {
+    Path in = copyFixture("dirlink");
+    Path outside = Files.createDirectory(root.resolve("elsewhere"));
+    Files.write(outside.resolve(DATA), Files.readAllBytes(in.resolve(DATA)));
+    Files.createSymbolicLink(in.resolve("sub"), outside);
+    ModelProto m = variant(in, Map.of("location", "sub/" + DATA));
+    LossArgumentException e = assertThrows(LossArgumentException.class,
+        () -> ModelAttachment.attach(CE, m, in, "logits", "labels"));
+    assertTrue(e.getMessage().contains("symbolic link leading outside"), e.getMessage());
+  }
+
+  /** When the model cannot be written, the data file written for it first is removed: nothing points to it. */
+  @Test
+  void aFailedModelWriteLeavesNoDataFileBehind() throws Exception {
+    Path in = copyFixture("failwrite");
+    Path outDir = Files.createDirectory(root.resolve("failout"));
+    Path out = Files.createDirectory(outDir.resolve("m.onnx")); // a directory where the model should go
+    OnnxLoss.Attached a = ModelAttachment.attach(CE, in.resolve(MODEL), "logits", "labels");
+    assertThrows(java.io.IOException.class, () -> a.write(out, 16, 64));
+    try (Stream<Path> left = Files.list(outDir)) {
+      assertEquals(List.of("m.onnx"), left.map(p -> p.getFileName().toString()).toList(),
+          "only the directory is left");
+    }
+  }
+
   @Test
   void theModelAndItsDirectoryAttachLikeThePath() throws Exception {
     Path in = copyFixture("proto");
@@ -195,6 +222,8 @@ class ExternalDataTest {
         {Map.of("offset", "900"), "beyond the file's 832 bytes"},
         {Map.of("offset", "-1"), "negative offset"},
         {Map.of("length", "ten"), "length 'ten'"},
+        {Map.of("location", "a\nb.data"), "'a\\u000ab.data', a name with control characters"},
+        {Map.of("location", "sub/x.data"), "does not exist"},
     };
     for (Object[] row : rows) {
       @SuppressWarnings("unchecked")
@@ -206,7 +235,7 @@ class ExternalDataTest {
       assertFalse(e.getMessage().contains("\n"), e.getMessage());
       String location = ((Map<?, ?>) row[0]).containsKey("location") ? (String) ((Map<?, ?>) row[0]).get("location")
           : DATA;
-      if (!location.isEmpty()) {
+      if (!location.isEmpty() && location.chars().noneMatch(Character::isISOControl)) {
         assertTrue(e.getMessage().contains("'" + location + "'"), "names the location: " + e.getMessage());
       }
     }
