@@ -28,9 +28,9 @@ public final class Kernels {
    */
   public static String describe() {
     if (VectorSupport.AVAILABLE) {
-      return "Vector API (jdk.incubator.vector), " + VectorShape.bits() + "-bit";
+      return "Vector API (jdk.incubator.vector), " + VectorRows.lanes() * Float.SIZE + "-bit";
     }
-    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
+    if (VectorSupport.MODULE_PRESENT) {
       return "scalar (the Vector API is switched off by -Dlosskit.vector=false)";
     }
     return "scalar (run with --add-modules jdk.incubator.vector for the vectorised kernels)";

@@ -8,8 +8,11 @@ package dev.losskit.core;
  * a class is loaded only when a call into it first runs.
  */
 final class VectorSupport {
-  static final boolean AVAILABLE = !"false".equalsIgnoreCase(System.getProperty("losskit.vector"))
-      && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+  /** Whether the JVM runs with the {@code jdk.incubator.vector} module in its boot layer. */
+  static final boolean MODULE_PRESENT = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+  /** Whether the fast kernels use the Vector API: the module is present and not switched off. */
+  static final boolean AVAILABLE = MODULE_PRESENT
+      && !"false".equalsIgnoreCase(System.getProperty("losskit.vector"));
 
   private VectorSupport() {}
 }
