@@ -29,7 +29,7 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
 
   @Override
   public final Tensor forward(Tensor input, Tensor target) {
-    return compute(input, target, null, true, false).loss();
+    return compute(input, target, Request.lossOnly()).loss();
   }
 
   @Override
@@ -37,12 +37,12 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     if (gradOutput == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": gradOutput must not be null");
     }
-    return compute(input, target, gradOutput, false, true).gradInput();
+    return compute(input, target, Request.of(gradOutput, false, true)).gradInput();
   }
 
   @Override
   public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return compute(input, target, gradOutput, true, true);
+    return compute(input, target, Request.of(gradOutput, true, true));
   }
 
   @Override
@@ -90,44 +90,39 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
           name + ": the gradient buffer has " + length + " elements but the input has "
           + input.numel() + " (shape " + java.util.Arrays.toString(input.shape()) + ")");
     }
-    GradientBuffer.set(gradInto);
-    try {
-      LossResult r = compute(input, target, gradOutput, true, true);
-      Tensor grad = r.gradInput();
-      if (gradInto instanceof FloatBuffer || gradInto instanceof DoubleBuffer) {
-        if (!GradientBuffer.sinkWritten()) {
-          GradientBuffer.copyInto(gradInto, grad);
-        }
-        return new LossResult(r.loss(), gradInto instanceof FloatBuffer
-            ? Tensor.view((FloatBuffer) gradInto, 0, input.shape())
-            : Tensor.view((DoubleBuffer) gradInto, 0, input.shape()));
+    GradientBuffer out = GradientBuffer.of(gradInto);
+    LossResult r = compute(input, target, new Request(gradOutput, true, true, out));
+    Tensor grad = r.gradInput();
+    if (gradInto instanceof FloatBuffer || gradInto instanceof DoubleBuffer) {
+      if (!out.sinkWritten()) {
+        out.copyInto(grad);
       }
-      if (type == DType.FLOAT32 && grad.floatArrayOrNull() != gradInto) {
-        System.arraycopy(grad.toFloatArray(), 0, (float[]) gradInto, 0, length);
-      } else if (type == DType.FLOAT64 && grad.doubleArrayOrNull() != gradInto) {
-        System.arraycopy(grad.toDoubleArray(), 0, (double[]) gradInto, 0, length);
-      }
-      return new LossResult(r.loss(), type == DType.FLOAT32 ? Tensor.of((float[]) gradInto, input.shape())
-          : Tensor.of((double[]) gradInto, input.shape()));
-    } finally {
-      GradientBuffer.clear();
+      return new LossResult(r.loss(), gradInto instanceof FloatBuffer
+          ? Tensor.view((FloatBuffer) gradInto, 0, input.shape())
+          : Tensor.view((DoubleBuffer) gradInto, 0, input.shape()));
     }
+    if (type == DType.FLOAT32 && grad.floatArrayOrNull() != gradInto) {
+      System.arraycopy(grad.toFloatArray(), 0, (float[]) gradInto, 0, length);
+    } else if (type == DType.FLOAT64 && grad.doubleArrayOrNull() != gradInto) {
+      System.arraycopy(grad.toDoubleArray(), 0, (double[]) gradInto, 0, length);
+    }
+    return new LossResult(r.loss(), type == DType.FLOAT32 ? Tensor.of((float[]) gradInto, input.shape())
+        : Tensor.of((double[]) gradInto, input.shape()));
   }
 
   /**
    * Validates the arguments and computes what is wanted with the fastest kernels available: a fused kernel where
    * one exists for the call, the reference kernels otherwise.
    *
-   * @param gradOutput the upstream gradient, or null for ones
-   * @return the loss (null unless {@code wantLoss}) and the gradient (null unless {@code wantGrad})
+   * @param r the upstream gradient, the outputs wanted and the caller's gradient buffer
+   * @return the loss (null unless {@code r.wantLoss()}) and the gradient (null unless {@code r.wantGrad()})
    */
-  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
-    return computeReference(input, target, gradOutput, wantLoss, wantGrad);
+  LossResult compute(Tensor input, Tensor target, Request r) {
+    return computeReference(input, target, r);
   }
 
   /** Validates the arguments and computes what is wanted with the reference kernels. */
-  abstract LossResult computeReference(
-      Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad);
+  abstract LossResult computeReference(Tensor input, Tensor target, Request r);
 
   /** Checks the upstream gradient against the loss's shape: {@code unreduced} for none, a scalar otherwise. */
   final void checkGradOutput(Tensor gradOutput, int[] unreduced) {

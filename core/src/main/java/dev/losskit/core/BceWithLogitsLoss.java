@@ -58,21 +58,20 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   }
 
   @Override
-  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult compute(Tensor input, Tensor target, Request r) {
     if (input == null || target == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, NAME + ": input and target must not be null");
     }
     checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
-    checkGradOutput(gradOutput, input.shape());
+    checkGradOutput(r.gradOutput(), input.shape());
     int[] shape = input.shape();
     FastBceWithLogits.Operand w = weight == null ? null : FastBceWithLogits.operand(weight, shape, input.dtype());
     FastBceWithLogits.Operand p = posWeight == null ? null
         : FastBceWithLogits.operand(posWeight, shape, input.dtype());
     if ((weight == null || w != null) && (posWeight == null || p != null)) {
-      return FastBceWithLogits.run(input, target, w, p, reduction(), gradOutput, wantLoss, wantGrad);
+      return FastBceWithLogits.run(input, target, new FastBceWithLogits.Options(reduction(), w, p), r);
     }
-    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), gradOutput, wantLoss,
-        wantGrad);
+    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), r);
   }
 
   @Override
@@ -105,13 +104,13 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   }
 
   @Override
-  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult computeReference(Tensor input, Tensor target, Request r) {
     if (input == null || target == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, NAME + ": input and target must not be null");
     }
     checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
-    checkGradOutput(gradOutput, input.shape());
-    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), gradOutput, wantLoss, wantGrad);
+    checkGradOutput(r.gradOutput(), input.shape());
+    return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), r);
   }
 
   @Override

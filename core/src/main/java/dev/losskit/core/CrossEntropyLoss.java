@@ -86,30 +86,23 @@ public final class CrossEntropyLoss extends AbstractLoss {
   }
 
   @Override
-  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult compute(Tensor input, Tensor target, Request r) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
-    checkGradOutput(gradOutput, p.lossShape);
-    if (p.probabilities) {
-      return FastCrossEntropy.probabilityTargets(p, weight, labelSmoothing, reduction(), gradOutput, wantLoss,
-          wantGrad);
-    }
-    return FastCrossEntropy.indexTargets(p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss,
-        wantGrad);
+    checkGradOutput(r.gradOutput(), p.lossShape);
+    return p.probabilities ? FastCrossEntropy.probabilityTargets(p, options(), r)
+        : FastCrossEntropy.indexTargets(p, options(), r);
   }
 
   @Override
-  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult computeReference(Tensor input, Tensor target, Request r) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
-    checkGradOutput(gradOutput, p.lossShape);
-    return reference(p, gradOutput, wantLoss, wantGrad);
+    checkGradOutput(r.gradOutput(), p.lossShape);
+    return p.probabilities ? ReferenceCrossEntropy.probabilityTargets(p, options(), r)
+        : ReferenceCrossEntropy.indexTargets(p, options(), r);
   }
 
-  private LossResult reference(ClassProblem p, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
-    return p.probabilities
-        ? ReferenceCrossEntropy.probabilityTargets(
-            p, weight, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad)
-        : ReferenceCrossEntropy.indexTargets(
-            p, weight, ignoreIndex, labelSmoothing, reduction(), gradOutput, wantLoss, wantGrad);
+  private ClassOptions options() {
+    return new ClassOptions(reduction(), weight, ignoreIndex, labelSmoothing);
   }
 
 

@@ -49,8 +49,22 @@ final class FastBceWithLogits {
     return new Operand(v, f, period);
   }
 
-  static LossResult run(Tensor input, Tensor target, Operand weight, Operand posWeight, Reduction reduction,
-      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  /**
+   * The options this kernel reads.
+   *
+   * @param reduction the reduction
+   * @param weight the weight, or null for none
+   * @param posWeight the positive-class weight, or null for none
+   */
+  record Options(Reduction reduction, Operand weight, Operand posWeight) {}
+
+  static LossResult run(Tensor input, Tensor target, Options o, Request r) {
+    Operand weight = o.weight();
+    Operand posWeight = o.posWeight();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
+    boolean wantLoss = r.wantLoss();
+    boolean wantGrad = r.wantGrad();
     DType dtype = input.dtype();
     int n = input.numel();
     int[] shape = input.shape();
@@ -58,8 +72,8 @@ final class FastBceWithLogits {
         && input.floatArray() != null && target.floatArray() != null
         && reduction != Reduction.NONE;
     double[] perElement = wantLoss && reduction == Reduction.NONE ? new double[n] : null;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(n) : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(n) : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? r.out().floats(n) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(n) : null;
     double scalarGrad = reduction == Reduction.NONE ? 1 : ReferenceKernels.scalarGrad(gradOutput);
     double scale = reduction == Reduction.MEAN ? scalarGrad / n : scalarGrad;
     int chunkCount = Math.max(1, Math.min(Parallelism.get(), n / 65536));

@@ -21,8 +21,14 @@ final class FastCrossEntropy {
   /** Rows at least this long use float vectors; shorter ones are exact in double. */
   static final int VECTOR_MIN_CLASSES = 64;
 
-  static LossResult indexTargets(ClassProblem p, double[] weight, long ignoreIndex, double eps, Reduction reduction,
-      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  static LossResult indexTargets(ClassProblem p, ClassOptions o, Request r) {
+    double[] weight = o.weight();
+    long ignoreIndex = o.ignoreIndex();
+    double eps = o.labelSmoothing();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
+    boolean wantLoss = r.wantLoss();
+    boolean wantGrad = r.wantGrad();
     DType dtype = p.input.dtype();
     int positions = p.positions();
     int classes = p.classes;
@@ -45,10 +51,10 @@ final class FastCrossEntropy {
         && p.inner == 1;
     int stride = p.inner;
     // A caller's NIO buffer (a native tensor's memory) takes each row as it is finished, with no N·C array.
-    java.nio.FloatBuffer sink = wantGrad && vector ? GradientBuffer.floatSink(positions * classes) : null;
+    java.nio.FloatBuffer sink = wantGrad && vector ? r.out().floatSink(positions * classes) : null;
     float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null
-        ? GradientBuffer.floats(positions * classes) : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(positions * classes) : null;
+        ? r.out().floats(positions * classes) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(positions * classes) : null;
     double[] nll = new double[positions];
     double[] smooth = eps > 0 ? new double[positions] : null;
     float[] wf = null;
@@ -133,15 +139,20 @@ final class FastCrossEntropy {
    * \( \ell = -\sum_c \log p_c\,y'_c\,w_c \) and \( \partial x_c = g\,(p_c T - y'_c w_c) \) with
    * \( T = \sum_c y'_c w_c \); {@code mean} divides by the number of positions.
    */
-  static LossResult probabilityTargets(ClassProblem p, double[] weight, double eps, Reduction reduction,
-      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  static LossResult probabilityTargets(ClassProblem p, ClassOptions o, Request r) {
+    double[] weight = o.weight();
+    double eps = o.labelSmoothing();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
+    boolean wantLoss = r.wantLoss();
+    boolean wantGrad = r.wantGrad();
     DType dtype = p.input.dtype();
     int positions = p.positions();
     int classes = p.classes;
     double[] w = ReferenceKernels.weightsFor(weight, classes, dtype);
     double count = p.input.numel() == 0 ? Double.NaN : positions;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floats(p.input.numel()) : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(p.input.numel()) : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? r.out().floats(p.input.numel()) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(p.input.numel()) : null;
     double[] perPosition = new double[positions];
     int stride = p.inner;
     int minRows = Math.max(1, 16384 / Math.max(1, classes));

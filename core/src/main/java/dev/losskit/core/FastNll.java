@@ -15,8 +15,13 @@ import java.util.Arrays;
 final class FastNll {
   private FastNll() {}
 
-  static LossResult run(ClassProblem p, double[] weight, long ignoreIndex, Reduction reduction, Tensor gradOutput,
-      boolean wantLoss, boolean wantGrad) {
+  static LossResult run(ClassProblem p, ClassOptions o, Request r) {
+    double[] weight = o.weight();
+    long ignoreIndex = o.ignoreIndex();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
+    boolean wantLoss = r.wantLoss();
+    boolean wantGrad = r.wantGrad();
     DType dtype = p.input.dtype();
     int positions = p.positions();
     int classes = p.classes;
@@ -28,9 +33,9 @@ final class FastNll {
     double[] perPosition = new double[positions];
     double ws = weightSum;
     int numel = p.input.numel();
-    FloatBuffer sink = wantGrad && dtype == DType.FLOAT32 ? GradientBuffer.floatSink(numel) : null;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? GradientBuffer.floats(numel) : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? GradientBuffer.doubles(numel) : null;
+    FloatBuffer sink = wantGrad && dtype == DType.FLOAT32 ? r.out().floatSink(numel) : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? r.out().floats(numel) : null;
+    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(numel) : null;
     // Chunks of whole batch items: item n owns the block [n·C·inner, (n+1)·C·inner) of the gradient.
     int block = classes * inner;
     int minItems = Math.max(1, 65536 / Math.max(1, block));

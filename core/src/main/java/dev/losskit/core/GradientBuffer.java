@@ -4,38 +4,39 @@ import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 
 /**
- * A caller's gradient buffer, handed from {@link Loss#forwardBackward(Tensor, Tensor, Tensor, float[])} (or one of
- * its buffer overloads) to the fused kernels on the calling thread; kernels that find none allocate their own.
- * Cleared after every call.
+ * Where a call's gradient goes: a caller's buffer, handed from
+ * {@link Loss#forwardBackward(Tensor, Tensor, Tensor, float[])} (or one of its buffer overloads) to the fused
+ * kernels as part of their {@link Request}, or {@link #NONE}, for which kernels allocate a fresh array. One
+ * instance serves one call.
  *
  * <p>An array is written in place. An NIO buffer (the memory of a native engine's tensor, say) is written in place
  * by the kernels that can stream rows into it ({@link #floatSink}), and receives one bulk copy otherwise.
  */
 final class GradientBuffer {
-  private static final ThreadLocal<Object> BUFFER = new ThreadLocal<>();
-  private static final ThreadLocal<boolean[]> SINK_WRITTEN = ThreadLocal.withInitial(() -> new boolean[1]);
+  /** No caller's buffer: kernels allocate the gradient. */
+  static final GradientBuffer NONE = new GradientBuffer(null);
 
-  private GradientBuffer() {}
+  private final Object buffer;
+  private volatile boolean sinkWritten;
 
-  static void set(Object buffer) {
-    BUFFER.set(buffer);
-    SINK_WRITTEN.get()[0] = false;
+  private GradientBuffer(Object buffer) {
+    this.buffer = buffer;
   }
 
-  static void clear() {
-    BUFFER.remove();
+  /** {@return a buffer for one call: a {@code float[]}, {@code double[]}, {@link FloatBuffer} or {@link DoubleBuffer}} */
+  static GradientBuffer of(Object buffer) {
+    return new GradientBuffer(buffer);
   }
 
-  /** {@return the caller's float buffer of this length, or a new array} */
-  static float[] floats(int length) {
-    Object b = BUFFER.get();
-    return b instanceof float[] && ((float[]) b).length == length ? (float[]) b : new float[length];
+  /** {@return the caller's float array if it has this length, else a new array} */
+  float[] floats(int length) {
+    return buffer instanceof float[] && ((float[]) buffer).length == length ? (float[]) buffer : new float[length];
   }
 
-  /** {@return the caller's double buffer of this length, or a new array} */
-  static double[] doubles(int length) {
-    Object b = BUFFER.get();
-    return b instanceof double[] && ((double[]) b).length == length ? (double[]) b : new double[length];
+  /** {@return the caller's double array if it has this length, else a new array} */
+  double[] doubles(int length) {
+    return buffer instanceof double[] && ((double[]) buffer).length == length ? (double[]) buffer
+        : new double[length];
   }
 
   /**
@@ -44,22 +45,21 @@ final class GradientBuffer {
    *
    * @return the buffer (a duplicate: threads may each take their own duplicate of it), or null when there is none
    */
-  static FloatBuffer floatSink(int length) {
-    Object b = BUFFER.get();
-    if (b instanceof FloatBuffer && ((FloatBuffer) b).capacity() == length) {
-      SINK_WRITTEN.get()[0] = true;
-      return ((FloatBuffer) b).duplicate().clear();
+  FloatBuffer floatSink(int length) {
+    if (buffer instanceof FloatBuffer && ((FloatBuffer) buffer).capacity() == length) {
+      sinkWritten = true;
+      return ((FloatBuffer) buffer).duplicate().clear();
     }
     return null;
   }
 
   /** {@return whether a kernel wrote the gradient into the caller's NIO buffer during this call} */
-  static boolean sinkWritten() {
-    return SINK_WRITTEN.get()[0];
+  boolean sinkWritten() {
+    return sinkWritten;
   }
 
   /** Copies a computed gradient into the caller's NIO buffer, from absolute index 0. */
-  static void copyInto(Object buffer, Tensor grad) {
+  void copyInto(Tensor grad) {
     if (buffer instanceof FloatBuffer) {
       FloatBuffer f = ((FloatBuffer) buffer).duplicate();
       f.clear();

@@ -71,17 +71,21 @@ public final class NllLoss extends AbstractLoss {
   }
 
   @Override
-  LossResult compute(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult compute(Tensor input, Tensor target, Request r) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
-    checkGradOutput(gradOutput, p.lossShape);
-    return FastNll.run(p, weight, ignoreIndex, reduction(), gradOutput, wantLoss, wantGrad);
+    checkGradOutput(r.gradOutput(), p.lossShape);
+    return FastNll.run(p, options(), r);
   }
 
   @Override
-  LossResult computeReference(Tensor input, Tensor target, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  LossResult computeReference(Tensor input, Tensor target, Request r) {
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
-    checkGradOutput(gradOutput, p.lossShape);
-    return ReferenceNll.run(p, weight, ignoreIndex, reduction(), gradOutput, wantLoss, wantGrad);
+    checkGradOutput(r.gradOutput(), p.lossShape);
+    return ReferenceNll.run(p, options(), r);
+  }
+
+  private ClassOptions options() {
+    return new ClassOptions(reduction(), weight, ignoreIndex, 0);
   }
 
   @Override

@@ -18,6 +18,6 @@ public final class Reference {
    * @return the loss and the gradient with respect to the input
    */
   public static LossResult forwardBackward(Loss loss, Tensor input, Tensor target, Tensor gradOutput) {
-    return ((AbstractLoss) loss).computeReference(input, target, gradOutput, true, true);
+    return ((AbstractLoss) loss).computeReference(input, target, Request.of(gradOutput, true, true));
   }
 }

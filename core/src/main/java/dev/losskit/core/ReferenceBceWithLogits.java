@@ -13,7 +13,8 @@ final class ReferenceBceWithLogits {
   private ReferenceBceWithLogits() {}
 
   static LossResult run(Tensor input, Tensor target, Broadcast weight, Broadcast posWeight, Reduction reduction,
-      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+      Request r) {
+    Tensor gradOutput = r.gradOutput();
     DType dtype = input.dtype();
     int n = input.numel();
     int[] shape = input.shape();
@@ -21,7 +22,7 @@ final class ReferenceBceWithLogits {
     int[] posWeightAt = posWeight == null ? null : posWeight.indexMap(shape, BceWithLogitsLoss.NAME, "posWeight");
 
     Tensor loss = null;
-    if (wantLoss) {
+    if (r.wantLoss()) {
       double[] perElement = new double[n];
       double sum = 0;
       for (int i = 0; i < n; i++) {
@@ -38,7 +39,7 @@ final class ReferenceBceWithLogits {
       }
       loss = ReferenceKernels.reduce(dtype, reduction, perElement, shape, sum, n == 0 ? Double.NaN : sum / n);
     }
-    if (!wantGrad) {
+    if (!r.wantGrad()) {
       return new LossResult(loss, null);
     }
 

@@ -18,8 +18,12 @@ package dev.losskit.core;
 final class ReferenceCrossEntropy {
   private ReferenceCrossEntropy() {}
 
-  static LossResult indexTargets(ClassProblem p, double[] weight, long ignoreIndex, double eps,
-      Reduction reduction, Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  static LossResult indexTargets(ClassProblem p, ClassOptions o, Request r) {
+    double[] weight = o.weight();
+    long ignoreIndex = o.ignoreIndex();
+    double eps = o.labelSmoothing();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
     DType dtype = p.input.dtype();
     int positions = p.positions();
     int classes = p.classes;
@@ -52,10 +56,10 @@ final class ReferenceCrossEntropy {
       }
     }
 
-    Tensor loss = !wantLoss ? null : ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape,
+    Tensor loss = !r.wantLoss() ? null : ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape,
         combine(nllSum, smoothSum, eps, classes),
         combine(nllSum / weightSum, smoothSum / weightSum, eps, classes));
-    if (!wantGrad) {
+    if (!r.wantGrad()) {
       return new LossResult(loss, null);
     }
 
@@ -81,8 +85,11 @@ final class ReferenceCrossEntropy {
     return new LossResult(loss, ReferenceKernels.tensor(dtype, grad, p.input.shape()));
   }
 
-  static LossResult probabilityTargets(ClassProblem p, double[] weight, double eps, Reduction reduction,
-      Tensor gradOutput, boolean wantLoss, boolean wantGrad) {
+  static LossResult probabilityTargets(ClassProblem p, ClassOptions o, Request r) {
+    double[] weight = o.weight();
+    double eps = o.labelSmoothing();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
     DType dtype = p.input.dtype();
     int positions = p.positions();
     int classes = p.classes;
@@ -92,7 +99,7 @@ final class ReferenceCrossEntropy {
     double count = p.input.numel() == 0 ? Double.NaN : positions;
 
     Tensor loss = null;
-    if (wantLoss) {
+    if (r.wantLoss()) {
       double[] perPosition = new double[positions];
       double sum = 0;
       for (int pos = 0; pos < positions; pos++) {
@@ -105,7 +112,7 @@ final class ReferenceCrossEntropy {
       }
       loss = ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, sum / count);
     }
-    if (!wantGrad) {
+    if (!r.wantGrad()) {
       return new LossResult(loss, null);
     }
 

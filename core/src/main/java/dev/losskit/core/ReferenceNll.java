@@ -10,8 +10,11 @@ package dev.losskit.core;
 final class ReferenceNll {
   private ReferenceNll() {}
 
-  static LossResult run(ClassProblem p, double[] weight, long ignoreIndex, Reduction reduction, Tensor gradOutput,
-      boolean wantLoss, boolean wantGrad) {
+  static LossResult run(ClassProblem p, ClassOptions o, Request r) {
+    double[] weight = o.weight();
+    long ignoreIndex = o.ignoreIndex();
+    Reduction reduction = o.reduction();
+    Tensor gradOutput = r.gradOutput();
     DType dtype = p.input.dtype();
     int positions = p.positions();
     double[] w = ReferenceKernels.weightsFor(weight, p.classes, dtype);
@@ -30,9 +33,9 @@ final class ReferenceNll {
       weightSum += w[target];
     }
 
-    Tensor loss = !wantLoss ? null
+    Tensor loss = !r.wantLoss() ? null
         : ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, sum / weightSum);
-    if (!wantGrad) {
+    if (!r.wantGrad()) {
       return new LossResult(loss, null);
     }
 

@@ -1,7 +1,9 @@
 package dev.losskit.core;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -105,6 +107,65 @@ final class VectorMath {
   static float sumLanes(FloatVector v, float[] lanes) {
     v.intoArray(lanes, 0);
     float sum = 0f;
+    for (int i = 0; i < v.length(); i++) {
+      sum += lanes[i];
+    }
+    return sum;
+  }
+
+  private static final double LOG2E_D = 1.4426950408889634;
+  /** fdlibm's split of ln 2: the high part has 32 significant bits, so {@code n·LN2_HI_D} is exact. */
+  private static final double LN2_HI_D = 6.93147180369123816490e-01;
+  private static final double LN2_LO_D = 1.90821492927058770002e-10;
+  /** 1.5·2^52: adding it rounds to an integer, held in the low bits of the sum. */
+  private static final double ROUND_D = 6755399441055744.0;
+  private static final long ROUND_D_BITS = 0x4338000000000000L;
+  /** Below this, \( e^x \) is far under float's smallest subnormal (\( e^{-103.3} \)); such lanes give 0. */
+  private static final double EXP_MIN_D = -700;
+
+  /**
+   * Computes \( e^x \) lane-wise in double, for lanes at most 0, to a relative error below \( 2^{-34} \): far
+   * below half an ulp of float, so a float32 result formed from it in double and rounded once is within 1 ulp of
+   * the exact value. Range reduction \( x = n \ln 2 + r \), \( |r| \le \tfrac12 \ln 2 \), with fdlibm's two-part
+   * \( \ln 2 \); the Taylor polynomial of degree 9 in \( r \) (truncation error \( |r|^{10}/10! < 2^{-36} \)).
+   *
+   * @param x lanes at most 0 (NaN propagates; larger values are not supported)
+   * @return \( e^x \), 0 where \( x < -700 \)
+   */
+  static DoubleVector expNonPositive(DoubleVector x) {
+    VectorSpecies<Double> s = x.species();
+    VectorMask<Double> under = x.compare(VectorOperators.LT, EXP_MIN_D);
+    DoubleVector xc = x.max(EXP_MIN_D);
+    DoubleVector t = xc.fma(DoubleVector.broadcast(s, LOG2E_D), DoubleVector.broadcast(s, ROUND_D));
+    DoubleVector n = t.sub(ROUND_D);
+    DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI_D), xc);
+    r = n.fma(DoubleVector.broadcast(s, -LN2_LO_D), r);
+    // 1/k! for k = 9 down to 2, Horner order.
+    DoubleVector p = DoubleVector.broadcast(s, 1.0 / 362880);
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 40320));
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 5040));
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 720));
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 120));
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 24));
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 6));
+    p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 2));
+    // e^r = 1 + r + r^2 p(r); the small terms first, 1 last.
+    DoubleVector er = p.mul(r).fma(r, r).add(1.0);
+    // 2^n: n + 1023 in the exponent field. n is in [-1010, 0] here.
+    LongVector bits = t.reinterpretAsLongs();
+    DoubleVector scale = bits.sub(ROUND_D_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
+    return er.mul(scale).blend(0.0, under);
+  }
+
+  /**
+   * The sum of the lanes in lane order, in double: reproducible to the bit in every tier, like
+   * {@link #sumLanes(FloatVector, float[])}.
+   *
+   * @param lanes scratch of at least {@code v.length()} doubles
+   */
+  static double sumLanes(DoubleVector v, double[] lanes) {
+    v.intoArray(lanes, 0);
+    double sum = 0;
     for (int i = 0; i < v.length(); i++) {
       sum += lanes[i];
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Random;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.junit.jupiter.api.Test;
@@ -104,5 +105,47 @@ class VectorMathTest {
         }
       }
     }
+  }
+
+  /**
+   * The double exponential against {@link StrictMath#exp}: relative error below \( 2^{-34} \) (a 2^-10 of a float
+   * ulp) on [-700, 0], exact at 0, NaN for NaN, 0 below -700 and for -infinity.
+   */
+  @Test
+  void doubleExpIsFarBelowAFloatUlpOnItsDomain() {
+    assumeTrue(VectorSupport.AVAILABLE, "the Vector API is not present");
+    VectorSpecies<Double> d = DoubleVector.SPECIES_PREFERRED;
+    int n = 1 << 20;
+    double[] x = new double[n];
+    Random random = new Random(5);
+    for (int i = 0; i < n; i++) {
+      // Half a sweep of [-110, 0] (where float results live), half random over the whole domain.
+      x[i] = i % 2 == 0 ? -110.0 * i / n : -700 * random.nextDouble();
+    }
+    double[] out = new double[n];
+    for (int i = 0; i < n; i += d.length()) {
+      VectorMath.expNonPositive(DoubleVector.fromArray(d, x, i)).intoArray(out, i);
+    }
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+      double exact = StrictMath.exp(x[i]);
+      worst = Math.max(worst, Math.abs(out[i] - exact) / exact);
+    }
+    assertTrue(worst < 0x1p-34, "worst relative error " + worst);
+    double[] edges = new double[Math.max(8, d.length())];
+    double[] values = {0.0, -0.0, Double.NaN, Double.NEGATIVE_INFINITY, -700.5, -1e-300, -699.9, -1e-17};
+    System.arraycopy(values, 0, edges, 0, values.length);
+    double[] got = new double[edges.length];
+    for (int i = 0; i < edges.length; i += d.length()) {
+      VectorMath.expNonPositive(DoubleVector.fromArray(d, edges, i)).intoArray(got, i);
+    }
+    assertEquals(1.0, got[0]);
+    assertEquals(1.0, got[1]);
+    assertTrue(Double.isNaN(got[2]));
+    assertEquals(0.0, got[3]);
+    assertEquals(0.0, got[4]);
+    assertEquals(1.0, got[5]);
+    assertTrue(Math.abs(got[6] - StrictMath.exp(-699.9)) / StrictMath.exp(-699.9) < 0x1p-34);
+    assertEquals(1.0, got[7]);
   }
 }
