@@ -83,7 +83,7 @@ final class FastBceWithLogits {
         int from = (int) ((long) n * k / chunkCount);
         int to = (int) ((long) n * (k + 1) / chunkCount);
         sums[k] = vector
-            ? VectorRows.bceRange(input.floatArray(), input.offset(), target.floatArray(), target.offset(),
+            ? VectorBce.bceRange(input.floatArray(), input.offset(), target.floatArray(), target.offset(),
                 weight == null ? null : weight.floats(), weight == null ? 0 : weight.period(),
                 posWeight == null ? null : posWeight.floats(), posWeight == null ? 0 : posWeight.period(),
                 from, to, (float) scale, gradF)
