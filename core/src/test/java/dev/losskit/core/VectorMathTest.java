@@ -148,4 +148,76 @@ class VectorMathTest {
     assertTrue(Math.abs(got[6] - StrictMath.exp(-699.9)) / StrictMath.exp(-699.9) < 0x1p-34);
     assertEquals(1.0, got[7]);
   }
+
+  private static double[] applyDouble(boolean exp, double[] in) {
+    VectorSpecies<Double> d = DoubleVector.SPECIES_PREFERRED;
+    double[] out = new double[in.length];
+    for (int i = 0; i < in.length; i += d.length()) {
+      DoubleVector v = DoubleVector.fromArray(d, in, i);
+      (exp ? VectorMath.expNonPositiveFull(v) : VectorMath.log1pUnit(v)).intoArray(out, i);
+    }
+    return out;
+  }
+
+  /**
+   * The full-precision double exponential against {@link StrictMath#exp}: relative error below \( 2^{-50} \) on
+   * [-700, 0], exact at 0, NaN for NaN, 0 below -700.
+   */
+  @Test
+  void fullDoubleExpIsWithinAFewDoubleUlps() {
+    assumeTrue(VectorSupport.AVAILABLE, "the Vector API is not present");
+    int n = 1 << 20;
+    double[] x = new double[n + 8];
+    Random random = new Random(9);
+    for (int i = 0; i < n; i++) {
+      x[i] = i % 2 == 0 ? -110.0 * i / n : -700 * random.nextDouble();
+    }
+    double[] values = {0.0, -0.0, Double.NaN, Double.NEGATIVE_INFINITY, -700.5, -1e-300, -699.9, -1e-17};
+    System.arraycopy(values, 0, x, n, values.length);
+    double[] out = applyDouble(true, x);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+      double exact = StrictMath.exp(x[i]);
+      worst = Math.max(worst, Math.abs(out[i] - exact) / exact);
+    }
+    assertTrue(worst < 0x1p-50, "worst relative error " + worst);
+    assertEquals(1.0, out[n]);
+    assertEquals(1.0, out[n + 1]);
+    assertTrue(Double.isNaN(out[n + 2]));
+    assertEquals(0.0, out[n + 3]);
+    assertEquals(0.0, out[n + 4]);
+    assertEquals(1.0, out[n + 5]);
+    assertTrue(Math.abs(out[n + 6] - StrictMath.exp(-699.9)) / StrictMath.exp(-699.9) < 0x1p-50);
+    assertEquals(1.0, out[n + 7]);
+  }
+
+  /**
+   * The double log1p against {@link StrictMath#log1p} on [0, 1]: relative error below \( 2^{-50} \) (far below
+   * the \( 2^{-30} \) that a float result formed from it needs), for values spread evenly and over magnitudes down
+   * to 1e-300; exact at 0, NaN for NaN.
+   */
+  @Test
+  void doubleLog1pIsWithinAFewDoubleUlpsOnTheUnitInterval() {
+    assumeTrue(VectorSupport.AVAILABLE, "the Vector API is not present");
+    int n = 1 << 20;
+    double[] e = new double[n + 8];
+    Random random = new Random(3);
+    for (int i = 0; i < n; i++) {
+      e[i] = i % 2 == 0 ? (double) i / (n - 1) : Math.pow(10, -300.0 * random.nextDouble());
+    }
+    double[] values = {0.0, 1.0, Double.NaN, Math.sqrt(2) - 1, Math.nextUp(Math.sqrt(2) - 1), 0x1p-53, 0x1p-52, 1e-310};
+    System.arraycopy(values, 0, e, n, values.length);
+    double[] out = applyDouble(false, e);
+    double worst = 0;
+    for (int i = 0; i < n + 8; i++) {
+      if (Double.isNaN(e[i])) {
+        assertTrue(Double.isNaN(out[i]));
+        continue;
+      }
+      double exact = StrictMath.log1p(e[i]);
+      worst = Math.max(worst, exact == 0 ? Math.abs(out[i]) : Math.abs(out[i] - exact) / exact);
+    }
+    assertTrue(worst < 0x1p-50, "worst relative error " + worst);
+    assertEquals(0.0, out[n]);
+  }
 }
