@@ -134,12 +134,150 @@ final class FastCrossEntropy {
     return at;
   }
 
+  /** Rows of contiguous classes at least this long use the vector kernel for probability targets. */
+  static final int PROBABILITY_VECTOR_MIN_CLASSES = 16;
+
   /**
    * Class probabilities, smoothed to \( y' = y(1-\varepsilon) + \varepsilon/C \): per position
    * \( \ell = -\sum_c \log p_c\,y'_c\,w_c \) and \( \partial x_c = g\,(p_c T - y'_c w_c) \) with
    * \( T = \sum_c y'_c w_c \); {@code mean} divides by the number of positions.
+   *
+   * <p>Float32 inputs and targets take the vector kernels ({@link VectorSupport#AVAILABLE}): rows of contiguous
+   * classes, or strips of positions in the K-dim layout; exponentials, sums and the gradient's final scale in
+   * double, each gradient element rounded to float once. Everything else is double scalar code.
    */
   static LossResult probabilityTargets(ClassProblem p, ClassOptions o, Request r) {
+    DType dtype = p.input.dtype();
+    boolean vector = dtype == DType.FLOAT32 && p.target.dtype() == DType.FLOAT32 && VectorSupport.AVAILABLE
+        && p.classes >= 1 && p.positions() >= 1
+        && (p.inner > 1 || p.classes >= PROBABILITY_VECTOR_MIN_CLASSES);
+    return vector ? probabilityVector(p, o, r) : probabilityScalar(p, o, r);
+  }
+
+  /**
+   * Reads {@code width} positions of each class of a K-dim batch, from flat index {@code base} with class stride
+   * {@code inner}, into {@code strip} with class stride {@code l}.
+   *
+   * @return {@code strip}
+   */
+  private static float[] gather(Tensor t, int base, int inner, int classes, int width, float[] strip, float[] tmp,
+      int l) {
+    for (int c = 0; c < classes; c++) {
+      t.readFloats(base + c * inner, tmp, width);
+      System.arraycopy(tmp, 0, strip, c * l, width);
+    }
+    return strip;
+  }
+
+  /** Probability targets with the vector kernels: float32 input and target, at least one class and position. */
+  private static LossResult probabilityVector(ClassProblem p, ClassOptions o, Request r) {
+    double eps = o.labelSmoothing();
+    Reduction reduction = o.reduction();
+    int positions = p.positions();
+    int classes = p.classes;
+    int inner = p.inner;
+    int n = p.input.numel();
+    double[] w = o.weight() == null ? null : ReferenceKernels.weightsFor(o.weight(), classes, DType.FLOAT32);
+    double count = positions;
+    double[] g = new double[positions];
+    if (r.wantGrad()) {
+      for (int pos = 0; pos < positions; pos++) {
+        g[pos] = ReferenceCrossEntropy.upstream(reduction, r.gradOutput(), pos, count);
+      }
+    }
+    java.nio.FloatBuffer sink = r.wantGrad() ? r.out().floatSink(n) : null;
+    float[] gradF = r.wantGrad() && sink == null ? r.out().floats(n) : null;
+    boolean grad = r.wantGrad();
+    double[] perPosition = new double[positions];
+    Tensor input = p.input;
+    Tensor target = p.target;
+    if (inner == 1) {
+      Parallelism.forChunks(positions, Math.max(1, 16384 / classes), (from, to) -> {
+        double[] e = new double[classes];
+        double[] lanes = new double[VectorProbabilities.scratchLanes()];
+        float[] xs = input.floatArray() == null ? new float[classes] : null;
+        float[] ys = target.floatArray() == null ? new float[classes] : null;
+        float[] row = sink != null ? new float[classes] : null;
+        java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
+        for (int pos = from; pos < to; pos++) {
+          int at = pos * classes;
+          float[] xa = xs == null ? input.floatArray() : xs;
+          int xo = xs == null ? input.offset() + at : 0;
+          if (xs != null) {
+            input.readFloats(at, xs, classes);
+          }
+          float[] ya = ys == null ? target.floatArray() : ys;
+          int yo = ys == null ? target.offset() + at : 0;
+          if (ys != null) {
+            target.readFloats(at, ys, classes);
+          }
+          float[] ga = !grad ? null : row != null ? row : gradF;
+          perPosition[pos] = VectorProbabilities.row(xa, xo, ya, yo, classes, w, eps, g[pos], ga,
+              row != null ? 0 : at, e, lanes);
+          if (out != null) {
+            out.put(at, row, 0, classes);
+          }
+        }
+        return 0;
+      });
+    } else {
+      int l = VectorProbabilities.lanes();
+      int strips = (inner + l - 1) / l;
+      Parallelism.forChunks(p.batch * strips, Math.max(1, 16384 / (classes * l)), (from, to) -> {
+        double[] e = new double[classes * l];
+        double[] lanes = new double[VectorProbabilities.scratchLanes()];
+        float[] xs = input.floatArray() == null ? new float[classes * l] : null;
+        float[] ys = target.floatArray() == null ? new float[classes * l] : null;
+        float[] gs = sink != null ? new float[classes * l] : null;
+        float[] tmp = xs != null || ys != null ? new float[l] : null;
+        java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
+        for (int u = from; u < to; u++) {
+          int batch = u / strips;
+          int s0 = (u % strips) * l;
+          int width = Math.min(l, inner - s0);
+          int base = batch * classes * inner + s0;
+          int pos0 = batch * inner + s0;
+          float[] xa = xs == null ? input.floatArray() : gather(input, base, inner, classes, width, xs, tmp, l);
+          int xo = xs == null ? input.offset() + base : 0;
+          int xStride = xs == null ? inner : l;
+          float[] ya = ys == null ? target.floatArray() : gather(target, base, inner, classes, width, ys, tmp, l);
+          int yo = ys == null ? target.offset() + base : 0;
+          int yStride = ys == null ? inner : l;
+          float[] ga = !grad ? null : gs != null ? gs : gradF;
+          int go = gs != null ? 0 : base;
+          int gStride = gs != null ? l : inner;
+          if (width == l) {
+            VectorProbabilities.strip(xa, xo, xStride, ya, yo, yStride, classes, w, eps, g, perPosition, pos0, ga,
+                go, gStride, e, lanes);
+          } else {
+            for (int j = 0; j < width; j++) {
+              perPosition[pos0 + j] = VectorProbabilities.position(xa, xo + j, xStride, ya, yo + j, yStride, classes,
+                  w, eps, g[pos0 + j], ga, go + j, gStride, e);
+            }
+          }
+          if (out != null) {
+            for (int c = 0; c < classes; c++) {
+              out.put(base + c * inner, gs, c * l, width);
+            }
+          }
+        }
+        return 0;
+      });
+    }
+    Tensor loss = null;
+    if (r.wantLoss()) {
+      double sum = 0;
+      for (double v : perPosition) {
+        sum += v;
+      }
+      loss = ReferenceKernels.reduce(DType.FLOAT32, reduction, perPosition, p.lossShape, sum, sum / count);
+    }
+    Tensor gradient = !grad ? null
+        : sink != null ? Tensor.view(sink, 0, p.input.shape()) : Tensor.of(gradF, p.input.shape());
+    return new LossResult(loss, gradient);
+  }
+
+  private static LossResult probabilityScalar(ClassProblem p, ClassOptions o, Request r) {
     double[] weight = o.weight();
     double eps = o.labelSmoothing();
     Reduction reduction = o.reduction();

@@ -190,6 +190,19 @@ final class VectorMath {
     DoubleVector n = t.sub(ROUND_D);
     DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI_D), xc);
     r = n.fma(DoubleVector.broadcast(s, -LN2_LO_D), r);
+    DoubleVector er = taylor13(r).mul(r).fma(r, r).add(1.0);
+    LongVector bits = t.reinterpretAsLongs();
+    DoubleVector scale = bits.sub(ROUND_D_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
+    return er.mul(scale).blend(0.0, under);
+  }
+
+  /**
+   * The terms of degree 2 to 13 of \( e^r \) divided by \( r^2 \): a method of its own so that both it and
+   * {@link #expNonPositiveFull} stay under C2's inlining limit (325 bytes of bytecode); a vector function that is not
+   * inlined passes its vectors as objects, several times slower.
+   */
+  private static DoubleVector taylor13(DoubleVector r) {
+    VectorSpecies<Double> s = r.species();
     // 1/k! for k = 13 down to 2, Horner order.
     DoubleVector p = DoubleVector.broadcast(s, 1.0 / 6227020800L);
     p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 479001600));
@@ -203,10 +216,7 @@ final class VectorMath {
     p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 24));
     p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 6));
     p = p.fma(r, DoubleVector.broadcast(s, 1.0 / 2));
-    DoubleVector er = p.mul(r).fma(r, r).add(1.0);
-    LongVector bits = t.reinterpretAsLongs();
-    DoubleVector scale = bits.sub(ROUND_D_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
-    return er.mul(scale).blend(0.0, under);
+    return p;
   }
 
   /** fdlibm's {@code log} polynomial: \( \log\frac{1+s}{1-s} = 2s + s R(s^2) \), error below \( 2^{-58.45} \). */
