@@ -4,19 +4,45 @@ package dev.losskit.core;
  * The fused BCE-with-logits kernel: loss and gradient in one elementwise pass, in parallel chunks, with no
  * temporary beyond the gradient. Weights and positive weights either have the input's shape or broadcast along
  * the last dimension (shape {@code (L)} or {@code (1, ..., 1, L)}); other broadcasts use the reference kernel.
- * Large float32 inputs use the Vector API; everything else is double scalar code. Per-chunk loss sums are double,
- * added in chunk order, so results do not depend on timing.
+ * Float32 inputs use the Vector API (heap arrays or buffers, every reduction, the gradient into the caller's array
+ * or buffer), in double lanes rounded once to float; everything else is double scalar code. The loss sum is
+ * accumulated per block of {@link #BLOCK} elements, blocks at fixed indices, and the blocks' sums are added in
+ * order, so results depend neither on timing nor on the number of threads.
  */
 final class FastBceWithLogits {
   private FastBceWithLogits() {}
 
-  /** Inputs at least this large use float vectors. */
-  static final int VECTOR_MIN_ELEMENTS = 4096;
+  /** Inputs at least this large use vectors. */
+  static final int VECTOR_MIN_ELEMENTS = 64;
+
+  /** Elements per block: the unit of work and of the loss sum. */
+  static final int BLOCK = 2048;
 
   /** The operand's values as the kernel reads them: a period (1 for a scalar, L, or numel) and the values. */
-  record Operand(double[] values, float[] floats, int period) {
+  record Operand(double[] values, int period) {
     double at(int i) {
       return values[i % period];
+    }
+
+    /**
+     * The values laid out so that the elements of the block from index {@code b} read theirs contiguously from
+     * {@link #offset(int)}: the values themselves when the period is the element count, else
+     * {@code period + BLOCK} of them repeated.
+     */
+    double[] expanded(int n) {
+      if (period == n) {
+        return values;
+      }
+      double[] e = new double[period + BLOCK];
+      for (int i = 0; i < e.length; i++) {
+        e[i] = values[i % period];
+      }
+      return e;
+    }
+
+    /** {@return where the block from index {@code b} starts in {@link #expanded}} */
+    int offset(int b) {
+      return b % period;
     }
   }
 
@@ -41,12 +67,10 @@ final class FastBceWithLogits {
       return null;
     }
     double[] v = b.toTensor().toDoubleArray();
-    float[] f = new float[v.length];
     for (int i = 0; i < v.length; i++) {
       v[i] = ReferenceKernels.roundTo(dtype, v[i]);
-      f[i] = (float) v[i];
     }
-    return new Operand(v, f, period);
+    return new Operand(v, period);
   }
 
   /**
@@ -68,27 +92,57 @@ final class FastBceWithLogits {
     DType dtype = input.dtype();
     int n = input.numel();
     int[] shape = input.shape();
-    boolean vector = dtype == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS && VectorSupport.AVAILABLE
-        && input.floatArray() != null && target.floatArray() != null
-        && reduction != Reduction.NONE;
-    double[] perElement = wantLoss && reduction == Reduction.NONE ? new double[n] : null;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 ? r.out().floats(n) : null;
+    boolean none = reduction == Reduction.NONE;
+    boolean vector = dtype == DType.FLOAT32 && target.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS
+        && VectorSupport.AVAILABLE && !(none && wantGrad && gradOutput != null && gradOutput.dtype() != DType.FLOAT32);
+    double[] perElement = wantLoss && none ? new double[n] : null;
+    java.nio.FloatBuffer sink = wantGrad && vector ? r.out().floatSink(n) : null;
+    float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? r.out().floats(n) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(n) : null;
-    double scalarGrad = reduction == Reduction.NONE ? 1 : ReferenceKernels.scalarGrad(gradOutput);
+    double scalarGrad = none ? 1 : ReferenceKernels.scalarGrad(gradOutput);
     double scale = reduction == Reduction.MEAN ? scalarGrad / n : scalarGrad;
-    int chunkCount = Math.max(1, Math.min(Parallelism.get(), n / 65536));
-    double[] sums = new double[chunkCount];
-    Parallelism.forChunks(chunkCount, 1, (fromChunk, toChunk) -> {
-      for (int k = fromChunk; k < toChunk; k++) {
-        int from = (int) ((long) n * k / chunkCount);
-        int to = (int) ((long) n * (k + 1) / chunkCount);
-        sums[k] = vector
-            ? VectorBce.bceRange(input.floatArray(), input.offset(), target.floatArray(), target.offset(),
-                weight == null ? null : weight.floats(), weight == null ? 0 : weight.period(),
-                posWeight == null ? null : posWeight.floats(), posWeight == null ? 0 : posWeight.period(),
-                from, to, (float) scale, gradF)
-            : scalarRange(input, target, weight, posWeight, from, to, reduction, gradOutput, scale, perElement,
-                gradF, gradD);
+    int blocks = (n + BLOCK - 1) / BLOCK;
+    double[] sums = new double[blocks];
+    boolean wantSum = wantLoss && !none;
+    Tensor upstream = none && wantGrad ? gradOutput : null;
+    double[] w = weight == null ? null : weight.expanded(n);
+    double[] pw = posWeight == null ? null : posWeight.expanded(n);
+    Parallelism.forChunks(blocks, Math.max(1, 65536 / BLOCK), (fromBlock, toBlock) -> {
+      if (!vector) {
+        for (int k = fromBlock; k < toBlock; k++) {
+          int from = k * BLOCK;
+          sums[k] = scalarRange(input, target, weight, posWeight, from, Math.min(n, from + BLOCK), reduction,
+              gradOutput, scale, perElement, gradF, gradD);
+        }
+        return 0;
+      }
+      float[] xs = input.floatArray() == null ? new float[BLOCK] : null;
+      float[] ys = target.floatArray() == null ? new float[BLOCK] : null;
+      float[] gs = upstream != null && upstream.floatArray() == null ? new float[BLOCK] : null;
+      float[] row = sink != null ? new float[BLOCK] : null;
+      java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
+      double[] lanes = new double[VectorBce.scratchLanes()];
+      for (int k = fromBlock; k < toBlock; k++) {
+        int from = k * BLOCK;
+        int len = Math.min(n, from + BLOCK) - from;
+        if (xs != null) {
+          input.readFloats(from, xs, len);
+        }
+        if (ys != null) {
+          target.readFloats(from, ys, len);
+        }
+        if (gs != null) {
+          upstream.readFloats(from, gs, len);
+        }
+        float[] ga = upstream == null ? null : gs != null ? gs : upstream.floatArray();
+        sums[k] = VectorBce.block(xs != null ? xs : input.floatArray(), xs != null ? 0 : input.offset() + from,
+            ys != null ? ys : target.floatArray(), ys != null ? 0 : target.offset() + from,
+            w, w == null ? 0 : weight.offset(from), pw, pw == null ? 0 : posWeight.offset(from),
+            ga, ga == null ? 0 : gs != null ? 0 : upstream.offset() + from, scale, len,
+            perElement, from, wantSum, !wantGrad ? null : row != null ? row : gradF, row != null ? 0 : from, lanes);
+        if (out != null) {
+          out.put(from, row, 0, len);
+        }
       }
       return 0;
     });
@@ -100,7 +154,9 @@ final class FastBceWithLogits {
       }
       loss = ReferenceKernels.reduce(dtype, reduction, perElement, shape, sum, n == 0 ? Double.NaN : sum / n);
     }
-    Tensor grad = !wantGrad ? null : gradF != null ? Tensor.of(gradF, shape) : Tensor.of(gradD, shape);
+    Tensor grad = !wantGrad ? null
+        : sink != null ? Tensor.view(sink, 0, shape)
+        : gradF != null ? Tensor.of(gradF, shape) : Tensor.of(gradD, shape);
     return new LossResult(loss, grad);
   }
 

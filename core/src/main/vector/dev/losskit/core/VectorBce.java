@@ -1,92 +1,198 @@
 package dev.losskit.core;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * BCE with logits over float32 ranges with the Vector API. Loaded only when {@link VectorSupport#AVAILABLE}.
+ * BCE with logits over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
+ * targets and upstream gradients are read as float lanes and widened to double lanes; \( e^{-|x|} \)
+ * ({@link VectorMath#expNonPositiveFull}), \( \sigma(x) \), \( \operatorname{log1p} \)
+ * ({@link VectorMath#log1pUnit(DoubleVector)}), the loss and the gradient's scale are double, in the order of
+ * {@link ReferenceBceWithLogits}, and each float result is rounded once: within 1 ulp of the exact value, even where
+ * \( \sigma(x) - y \) cancels.
+ *
+ * <p>An element's arithmetic is its lane's alone, and a block's loss sum is its lanes added in lane order
+ * ({@link VectorMath#sumLanes(DoubleVector, double[])}) then its scalar tail: the same bits cold and warm, and for
+ * any number of threads as long as blocks start at the same indices.
  */
 final class VectorBce {
-  private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+  /** Floats with as many lanes as {@link #D}: half its width. */
+  private static final VectorSpecies<Float> F =
+      VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
 
   private VectorBce() {}
 
+  /** {@return the length of the lane scratch {@link #block} needs} */
+  static int scratchLanes() {
+    return D.length();
+  }
+
+  private static DoubleVector widen(float[] a, int at) {
+    return (DoubleVector) FloatVector.fromArray(F, a, at).convertShape(VectorOperators.F2D, D, 0);
+  }
+
   /**
-   * BCE with logits over elements [from, to) of float arrays: writes the gradient (already scaled) when
-   * {@code grad} is not null and returns the loss sum, accumulated in float lanes over blocks of 1024 elements and
-   * in double across blocks. An operand (weight, posWeight) is read at {@code i % period}; null means none. One
-   * exponential per element serves both \( \log\sigma(x) = \min(x,0) - \operatorname{log1p}(e^{-|x|}) \) and
-   * \( \sigma(x) \).
+   * Elements {@code [0, len)} of one block. Element {@code j} reads {@code x[xo + j]}, {@code y[yo + j]}, the weight
+   * {@code w[wo + j]} and the positive weight {@code p[po + j]} (null: none) and, for {@code reduction=none}, the
+   * upstream gradient {@code g[go + j]} (null: the scalar {@code scale}, which for {@code mean} already holds the
+   * division by the element count).
+   *
+   * @param loss where each element's loss goes ({@code reduction=none}), or null
+   * @param wantSum whether to compute the block's loss sum (else 0 is returned)
+   * @param grad where the gradient goes, from {@code grad[gro]}, or null for none
+   * @param lanes scratch of {@link #scratchLanes()} doubles
+   * @return the block's loss sum: the vector part's lanes in lane order, then the tail in order
    */
-  static double bceRange(float[] x, int xo, float[] y, int yo, float[] w, int wPeriod, float[] p, int pPeriod,
-      int from, int to, float scale, float[] grad) {
-    int lanes = S.length();
-    double total = 0;
-    FloatVector zero = FloatVector.zero(S);
-    FloatVector one = FloatVector.broadcast(S, 1f);
-    float[] laneScratch = new float[lanes];
-    int i = from;
-    while (i < to) {
-      // A segment in which both operands are read contiguously, at most 1024 long.
-      int end = Math.min(to, i + 1024);
-      if (w != null && wPeriod > 1) {
-        end = Math.min(end, (i / wPeriod + 1) * wPeriod);
-      }
-      if (p != null && pPeriod > 1) {
-        end = Math.min(end, (i / pPeriod + 1) * pPeriod);
-      }
-      int wo = w == null ? 0 : wPeriod == 1 ? 0 : i % wPeriod;
-      int po = p == null ? 0 : pPeriod == 1 ? 0 : i % pPeriod;
-      FloatVector acc = zero;
-      int j = i;
-      for (; j + lanes <= end; j += lanes) {
-        FloatVector vx = FloatVector.fromArray(S, x, xo + j);
-        FloatVector vy = FloatVector.fromArray(S, y, yo + j);
-        FloatVector e = VectorMath.expNonPositive(vx.abs().neg());
-        FloatVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(e));
-        FloatVector vp = p == null ? null : pPeriod == 1 ? FloatVector.broadcast(S, p[0])
-            : FloatVector.fromArray(S, p, po + (j - i));
-        FloatVector vw = w == null ? null : wPeriod == 1 ? FloatVector.broadcast(S, w[0])
-            : FloatVector.fromArray(S, w, wo + (j - i));
-        FloatVector logWeight = vp == null ? one : vp.sub(one).mul(vy).add(one);
-        FloatVector l = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
-        if (vw != null) {
-          l = l.mul(vw);
-        }
-        acc = acc.add(l);
-        if (grad != null) {
-          FloatVector sigmoid = one.blend(e, vx.compare(VectorOperators.LT, zero)).div(one.add(e));
-          FloatVector d;
-          if (vp != null) {
-            FloatVector py = vp.mul(vy);
-            d = py.add(one).sub(vy).mul(sigmoid).sub(py);
-          } else {
-            d = sigmoid.sub(vy);
-          }
-          if (vw != null) {
-            d = d.mul(vw);
-          }
-          d.mul(scale).intoArray(grad, j);
-        }
-      }
-      total += VectorMath.sumLanes(acc, laneScratch);
-      for (; j < end; j++) {
-        double xv = x[xo + j];
-        double yv = y[yo + j];
-        double pv = p == null ? 1 : p[pPeriod == 1 ? 0 : po + (j - i)];
-        double wv = w == null ? 1 : w[wPeriod == 1 ? 0 : wo + (j - i)];
-        double logSigmoid = Math.min(xv, 0) - Math.log1p(Math.exp(-Math.abs(xv)));
-        double l = ((1 - yv) * xv - (p == null ? 1 : (pv - 1) * yv + 1) * logSigmoid) * wv;
-        total += l;
-        if (grad != null) {
-          double sigmoid = 1 / (1 + Math.exp(-xv));
-          double d = p == null ? sigmoid - yv : (pv * yv + 1 - yv) * sigmoid - pv * yv;
-          grad[j] = (float) (d * wv * scale);
-        }
-      }
-      i = end;
+  static double block(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po, float[] g,
+      int go, double scale, int len, double[] loss, int lo, boolean wantSum, float[] grad, int gro,
+      double[] lanes) {
+    int bound = D.loopBound(len);
+    double sum = 0;
+    if ((loss != null || wantSum) && grad != null) {
+      sum = fusedLoop(x, xo, y, yo, w, wo, p, po, g, go, scale, bound, loss, lo, grad, gro, lanes);
+    } else if (loss != null || wantSum) {
+      sum = lossLoop(x, xo, y, yo, w, wo, p, po, bound, loss, lo, lanes);
+    } else if (grad != null) {
+      gradLoop(x, xo, y, yo, w, wo, p, po, g, go, scale, bound, grad, gro);
     }
-    return total;
+    for (int j = bound; j < len; j++) {
+      double xv = x[xo + j];
+      double yv = y[yo + j];
+      if (loss != null || wantSum) {
+        double logSigmoid = Math.min(xv, 0) - Math.log1p(Math.exp(-Math.abs(xv)));
+        double logWeight = p == null ? 1 : (p[po + j] - 1) * yv + 1;
+        double l = (1 - yv) * xv - logWeight * logSigmoid;
+        if (w != null) {
+          l *= w[wo + j];
+        }
+        sum += l;
+        if (loss != null) {
+          loss[lo + j] = l;
+        }
+      }
+      if (grad != null) {
+        double sigmoid = 1 / (1 + Math.exp(-xv));
+        double d;
+        if (p != null) {
+          double py = p[po + j] * yv;
+          d = (py + 1 - yv) * sigmoid - py;
+        } else {
+          d = sigmoid - yv;
+        }
+        if (w != null) {
+          d *= w[wo + j];
+        }
+        grad[gro + j] = (float) (d * (g == null ? scale : g[go + j]));
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * The loss of elements {@code [0, bound)}: \( ((1-y)\,x - (1 + (p-1)\,y)\,\log\sigma(x))\,w \) with
+   * \( \log\sigma(x) = \min(x, 0) - \operatorname{log1p}(e^{-|x|}) \); into {@code loss} when not null.
+   *
+   * @return their sum, lanes in lane order
+   */
+  private static double lossLoop(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
+      int bound, double[] loss, int lo, double[] lanes) {
+    int l = D.length();
+    DoubleVector one = DoubleVector.broadcast(D, 1.0);
+    DoubleVector zero = DoubleVector.zero(D);
+    DoubleVector acc = zero;
+    for (int j = 0; j < bound; j += l) {
+      DoubleVector vx = widen(x, xo + j);
+      DoubleVector vy = widen(y, yo + j);
+      DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
+      DoubleVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(e));
+      DoubleVector logWeight = p == null ? one : DoubleVector.fromArray(D, p, po + j).sub(one).mul(vy).add(one);
+      DoubleVector v = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
+      if (w != null) {
+        v = v.mul(DoubleVector.fromArray(D, w, wo + j));
+      }
+      if (loss != null) {
+        v.intoArray(loss, lo + j);
+      }
+      acc = acc.add(v);
+    }
+    return VectorMath.sumLanes(acc, lanes);
+  }
+
+  /**
+   * The gradient of elements {@code [0, bound)}: \( ((p y + 1 - y)\,\sigma(x) - p y)\,w\,g \), or
+   * \( (\sigma(x) - y)\,w\,g \) without {@code p}, with \( \sigma(x) = 1/(1 + e^{-|x|}) \) for \( x \ge 0 \) and
+   * \( e^{-|x|}/(1 + e^{-|x|}) \) below.
+   */
+  private static void gradLoop(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
+      float[] g, int go, double scale, int bound, float[] grad, int gro) {
+    int l = D.length();
+    DoubleVector one = DoubleVector.broadcast(D, 1.0);
+    DoubleVector vs = DoubleVector.broadcast(D, scale);
+    for (int j = 0; j < bound; j += l) {
+      DoubleVector vx = widen(x, xo + j);
+      DoubleVector vy = widen(y, yo + j);
+      DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
+      VectorMask<Double> negative = vx.compare(VectorOperators.LT, 0.0);
+      DoubleVector sigmoid = one.blend(e, negative).div(one.add(e));
+      DoubleVector d;
+      if (p != null) {
+        DoubleVector py = DoubleVector.fromArray(D, p, po + j).mul(vy);
+        d = py.add(one).sub(vy).mul(sigmoid).sub(py);
+      } else {
+        d = sigmoid.sub(vy);
+      }
+      if (w != null) {
+        d = d.mul(DoubleVector.fromArray(D, w, wo + j));
+      }
+      d = d.mul(g == null ? vs : widen(g, go + j));
+      ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(grad, gro + j);
+    }
+  }
+
+  /** {@link #lossLoop} and {@link #gradLoop} in one pass, sharing the loads and \( e^{-|x|} \). */
+  private static double fusedLoop(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
+      float[] g, int go, double scale, int bound, double[] loss, int lo, float[] grad, int gro, double[] lanes) {
+    int l = D.length();
+    DoubleVector one = DoubleVector.broadcast(D, 1.0);
+    DoubleVector zero = DoubleVector.zero(D);
+    DoubleVector vs = DoubleVector.broadcast(D, scale);
+    DoubleVector acc = zero;
+    for (int j = 0; j < bound; j += l) {
+      DoubleVector vx = widen(x, xo + j);
+      DoubleVector vy = widen(y, yo + j);
+      DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
+      DoubleVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(e));
+      DoubleVector vp = p == null ? null : DoubleVector.fromArray(D, p, po + j);
+      DoubleVector logWeight = p == null ? one : vp.sub(one).mul(vy).add(one);
+      DoubleVector v = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
+      DoubleVector vw = w == null ? null : DoubleVector.fromArray(D, w, wo + j);
+      if (w != null) {
+        v = v.mul(vw);
+      }
+      if (loss != null) {
+        v.intoArray(loss, lo + j);
+      }
+      acc = acc.add(v);
+      VectorMask<Double> negative = vx.compare(VectorOperators.LT, 0.0);
+      DoubleVector sigmoid = one.blend(e, negative).div(one.add(e));
+      DoubleVector d;
+      if (p != null) {
+        DoubleVector py = vp.mul(vy);
+        d = py.add(one).sub(vy).mul(sigmoid).sub(py);
+      } else {
+        d = sigmoid.sub(vy);
+      }
+      if (w != null) {
+        d = d.mul(vw);
+      }
+      d = d.mul(g == null ? vs : widen(g, go + j));
+      ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(grad, gro + j);
+    }
+    return VectorMath.sumLanes(acc, lanes);
   }
 }
