@@ -35,10 +35,11 @@ class FaithfulFloatTest {
    * \( \exp(\log p_c) \) and the two kernels' orders of summing \( S \) cost that many double ulps of \( p_c \)),
    * \( |w g|\,(|p y + 1 - y|\,\sigma + |p y|) \) for BCE. An error of \( 2^{-51} \) of it, unavoidable in double
    * arithmetic and present in the reference too, is allowed on top of the ulp; it matters only where targets equal
-   * the model's own probabilities to float precision.
+   * the model's own probabilities to float precision. {@code lossCondition} does the same for cross-entropy's loss
+   * (\( T (4 + \sqrt C) \) per position: \( \log S \) of an \( S \) near 1 keeps the rounding of \( S \)).
    */
   record Case(Loss loss, float[] x, float[] y, float[] g, int[] shape, int[] gShape, boolean direct,
-      boolean bufferGrad, double[] condition, String description) {
+      boolean bufferGrad, double[] condition, double[] lossCondition, String description) {
     @Override
     public String toString() {
       return description;
@@ -113,6 +114,7 @@ class FaithfulFloatTest {
           Loss loss = b.build();
           double[] w = ((CrossEntropyLoss) loss).weight();
           double[] condition = new double[x.length];
+          double[] perPosition = new double[n * inner];
           for (int pos = 0; pos < n * inner; pos++) {
             int base = pos / inner * classes * inner + pos % inner;
             double gp = Math.abs(reduction == Reduction.NONE ? g[pos]
@@ -127,6 +129,8 @@ class FaithfulFloatTest {
               sum += Math.exp(x[base + c * inner] - max);
               total += (y[base + c * inner] * (1 - eps) + eps / classes) * (w == null ? 1 : w[c]);
             }
+            // log S of an S near 1 keeps the rounding of S: sqrt(C) double ulps of T, in both kernels.
+            perPosition[pos] = total * (4 + Math.sqrt(classes));
             for (int c = 0; c < classes; c++) {
               double yw = (y[base + c * inner] * (1 - eps) + eps / classes) * (w == null ? 1 : w[c]);
               // The reference takes p_c as exp(log p_c), whose rounding costs |log p_c| double ulps of p_c, and
@@ -136,7 +140,13 @@ class FaithfulFloatTest {
                   + Math.abs(yw));
             }
           }
-          return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), condition,
+          double lossSum = 0;
+          for (double v : perPosition) {
+            lossSum += v;
+          }
+          double[] lossCondition = reduction == Reduction.NONE ? perPosition
+              : new double[] {reduction == Reduction.MEAN ? lossSum / (n * inner) : lossSum};
+          return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), condition, lossCondition,
               loss + " " + Arrays.toString(shape) + " x" + scale + " " + targets + (direct ? " direct" : "")
                   + " seed " + seed);
         });
@@ -210,7 +220,7 @@ class FaithfulFloatTest {
             double py = pe[i] * y[i];
             condition[i] = Math.abs(we[i]) * gi * (Math.abs(py + 1 - y[i]) * sigmoid + Math.abs(py));
           }
-          return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), condition,
+          return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), condition, null,
               loss + " (" + rows + ", " + cols + ") x" + scale + " " + targets + (direct ? " direct" : "")
                   + " seed " + seed);
         });
@@ -256,7 +266,7 @@ class FaithfulFloatTest {
     }
     LossResult exact = Reference.forwardBackward(k.loss(), Tensor.of(widen(k.x()), k.shape()),
         Tensor.of(widen(k.y()), k.shape()), Tensor.of(widen(k.g()), k.gShape()));
-    double worst = worst(exact.loss(), fast.loss().toFloatArray(), null, "loss of " + k);
+    double worst = worst(exact.loss(), fast.loss().toFloatArray(), k.lossCondition(), "loss of " + k);
     worst = Math.max(worst, worst(exact.gradInput(), grad, k.condition(), "gradient of " + k));
     assertArrayEquals(grad, fast.gradInput().toFloatArray(), "the returned gradient of " + k);
     return worst;
