@@ -82,10 +82,11 @@ public final class Bench {
    * @param threads the threads it may use
    * @param medianS the median time in seconds: of one call, or of one epoch for {@code train_epoch}
    * @param peakExtraBytes heap bytes allocated beyond the inputs and outputs (Java implementations), or null
+   * @param loss the loss this implementation computed on the case's inputs (one call, outside the timing), or null
    * @param note how this implementation's call differs from the case, or null when it does the case's work exactly
    */
   public record Result(String caseName, String workload, List<Integer> shape, int n, int c, String dtype,
-      String impl, int threads, double medianS, Long peakExtraBytes, String note) {
+      String impl, int threads, double medianS, Long peakExtraBytes, Double loss, String note) {
     /** {@return the input's element count (the logits of one epoch for {@code train_epoch})} */
     public long elements() {
       long e = 1;
@@ -201,6 +202,7 @@ public final class Bench {
         }
         progress.accept(name);
         Runner r = new Runner(name, quick, reps, oracle, results);
+        int first = results.size();
         switch (name) {
           case LLM_VOCAB:
             ran.add(r.llmVocab(floors));
@@ -229,6 +231,7 @@ public final class Bench {
           default:
             throw new AssertionError(name);
         }
+        crossCheck(results, first);
         System.gc(); // the large cases' arrays are garbage now; free them before the next case allocates its own
       }
     }
@@ -297,7 +300,7 @@ public final class Bench {
           new int[] {n, c}, m -> m.create(t), plan);
       Runnable forward = () -> ce.forward(input, target);
       out.add(new Result(name, "ce_fwd", List.of(n, c), n, c, "float32", "losskit-core", Parallelism.get(),
-          time(plan, forward), Math.max(0, allocated(forward)), null));
+          time(plan, forward), Math.max(0, allocated(forward)), ce.forward(input, target).getDouble(0), null));
       ort(x, t, n, c, plan);
     }
 
@@ -420,31 +423,45 @@ public final class Bench {
       int n = input.size(0);
       int c = input.size(1);
       Runnable fresh = () -> loss.forwardBackward(input, target);
+      double value = loss.forwardBackward(input, target).loss().getDouble(0);
       out.add(new Result(name, workload, shape, n, c, "float32", "losskit-core", Parallelism.get(),
-          time(plan, fresh), Math.max(0, allocated(fresh) - 4L * input.numel()), null));
+          time(plan, fresh), Math.max(0, allocated(fresh) - 4L * input.numel()), value, null));
       float[] gradient = new float[input.numel()];
       Runnable reuse = () -> loss.forwardBackward(input, target, null, gradient);
       out.add(new Result(name, workload, shape, n, c, "float32", "losskit-core-reuse", Parallelism.get(),
-          time(plan, reuse), Math.max(0, allocated(reuse)), null));
+          time(plan, reuse), Math.max(0, allocated(reuse)), loss.forwardBackward(input, target, null, gradient)
+          .loss().getDouble(0), null));
     }
 
     private void libtorch(LossCase call, String workload, int n, int c, Plan plan) {
+      dev.losskit.conformance.Outcome once = oracle.run(call);
+      if (once.failed()) {
+        throw new IllegalStateException(name + ": libtorch failed: " + once.error());
+      }
+      double value = once.loss().getDouble(0);
+      once = null; // its gradient is as large as the input: let it go before the timing
       try (TorchOracle.Prepared p = oracle.prepare(call)) {
         out.add(new Result(name, workload, shapeOf(call.input()), n, c, "float32", "libtorch", cores(),
-            time(plan, p::run), null, null));
+            time(plan, p::run), null, value, null));
       }
     }
 
     private void djl(ai.djl.training.loss.Loss loss, String impl, String note, String workload, float[] x,
         int[] shape, Function<NDManager, NDArray> labels, Plan plan) {
       double s;
+      double value;
       try (NDManager m = NDManager.newBaseManager("PyTorch")) {
         NDArray label = labels.apply(m);
         NDList labelList = new NDList(label);
+        try (NDManager once = m.newSubManager()) {
+          NDArray p = once.create(x, new Shape(Arrays.stream(shape).asLongStream().toArray()));
+          value = loss.evaluate(labelList, new NDList(p)).toType(ai.djl.ndarray.types.DataType.FLOAT64, false)
+              .getDouble();
+        }
         s = djlStep(m, x, shape, plan, (sub, p) -> loss.evaluate(labelList, new NDList(p)));
       }
       out.add(new Result(name, workload, Arrays.stream(shape).boxed().toList(), shape[0], shape[shape.length - 1],
-          "float32", impl, cores(), s, null, note));
+          "float32", impl, cores(), s, null, value, note));
     }
 
     private void ort(float[] x, long[] t, int n, int c, Plan plan) throws OrtException {
@@ -458,6 +475,10 @@ public final class Bench {
           OnnxTensor input = OnnxTensor.createTensor(env, direct, new long[] {n, c});
           OnnxTensor target = OnnxTensor.createTensor(env, LongBuffer.wrap(t), new long[] {n})) {
         Map<String, OnnxTensor> feed = Map.of("input", input, "target", target);
+        double value;
+        try (OrtSession.Result r = session.run(feed)) {
+          value = ((Number) ((OnnxTensor) r.get(0)).getValue()).doubleValue();
+        }
         double s = time(plan, () -> {
           try (OrtSession.Result r = session.run(feed)) {
             r.get(0);
@@ -465,7 +486,33 @@ public final class Bench {
             throw new IllegalStateException(e);
           }
         });
-        out.add(new Result(name, "ce_fwd", List.of(n, c), n, c, "float32", "ort", cores(), s, null, null));
+        out.add(new Result(name, "ce_fwd", List.of(n, c), n, c, "float32", "ort", cores(), s, null, value, null));
+      }
+    }
+  }
+
+  /**
+   * Checks that the rows of one case computed the same loss, so that the same work was timed: each row without a
+   * note (a note says how its call differs) against the case's first row of its workload and size; a row that
+   * disagrees by more than 1e-3 relative gets a note saying so.
+   */
+  static void crossCheck(List<Result> results, int from) {
+    for (int i = from; i < results.size(); i++) {
+      Result x = results.get(i);
+      if (x.loss() == null || x.note() != null) {
+        continue;
+      }
+      for (int j = from; j < i; j++) {
+        Result ref = results.get(j);
+        if (ref.loss() != null && ref.note() == null && ref.workload().equals(x.workload()) && ref.n() == x.n()
+            && ref.c() == x.c()) {
+          if (!(Math.abs(x.loss() - ref.loss()) <= 1e-3 * Math.max(1, Math.abs(ref.loss())))) {
+            results.set(i, new Result(x.caseName(), x.workload(), x.shape(), x.n(), x.c(), x.dtype(), x.impl(),
+                x.threads(), x.medianS(), x.peakExtraBytes(), x.loss(), String.format(java.util.Locale.ROOT,
+                "LOSS DIFFERS: %.6g, %s gives %.6g", x.loss(), ref.impl(), ref.loss())));
+          }
+          break;
+        }
       }
     }
   }
@@ -640,6 +687,12 @@ public final class Bench {
         json.nullValue();
       } else {
         json.value(r.peakExtraBytes());
+      }
+      json.name("loss");
+      if (r.loss() == null) {
+        json.nullValue();
+      } else {
+        json.value(r.loss());
       }
       nullable(json.name("note"), r.note());
       json.endObject();

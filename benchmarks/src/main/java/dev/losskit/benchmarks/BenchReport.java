@@ -46,12 +46,13 @@ public final class BenchReport {
       if (c.note() != null) {
         out.append("   ").append(c.note()).append('\n');
       }
-      out.append(String.format(Locale.ROOT, "%-12s %-19s %6s %6s %7s %12s %18s %11s %12s  %s%n", "workload", "impl",
-          "N", "C", "threads", "median_" + c.unit(), "speedup", "elements/s", "extra_bytes", "note"));
+      out.append(String.format(Locale.ROOT, "%-12s %-19s %6s %6s %7s %12s %18s %11s %12s %10s  %s%n", "workload",
+          "impl", "N", "C", "threads", "median_" + c.unit(), "speedup", "elements/s", "extra_bytes", "loss", "note"));
       for (Result x : rows) {
-        out.append(String.format(Locale.ROOT, "%-12s %-19s %6d %6d %7d %12s %18s %11.3e %12s  %s%n", x.workload(),
-            x.impl(), x.n(), x.c(), x.threads(), number(x.medianS() / scale(c.unit())), speedup(r, x), x.throughput(),
-            x.peakExtraBytes() == null ? "-" : String.valueOf(x.peakExtraBytes()), x.note() == null ? "" : x.note()));
+        out.append(String.format(Locale.ROOT, "%-12s %-19s %6d %6d %7d %12s %18s %11.3e %12s %10s  %s%n",
+            x.workload(), x.impl(), x.n(), x.c(), x.threads(), number(x.medianS() / scale(c.unit())), speedup(r, x),
+            x.throughput(), x.peakExtraBytes() == null ? "-" : String.valueOf(x.peakExtraBytes()),
+            x.loss() == null ? "-" : String.format(Locale.ROOT, "%.6g", x.loss()), x.note() == null ? "" : x.note()));
       }
     }
     if (!r.floors().isEmpty()) {

@@ -123,7 +123,7 @@ final class MlpEpoch {
           double[] s = seconds[k].clone();
           Arrays.sort(s);
           out.add(new Bench.Result(Bench.MLP_EPOCH, "train_epoch", List.of(examples, CLASSES), batch, CLASSES,
-              "float32", impls[k], Bench.cores(), s[s.length / 2], null, notes[k]));
+              "float32", impls[k], Bench.cores(), s[s.length / 2], null, null, notes[k]));
         }
       }
     }

@@ -34,7 +34,7 @@ class BenchReportTest {
 
   static Result row(String c, String workload, List<Integer> shape, int n, int k, String impl, double s) {
     return new Result(c, workload, shape, n, k, "float32", impl, 2, s, impl.startsWith("losskit-core") ? 100L : null,
-        null);
+        2.5, null);
   }
 
   /** Every case, with figures that meet some targets and miss others. */
@@ -62,7 +62,7 @@ class BenchReportTest {
     r.add(row(Bench.DISTILLATION, "ce_fwd_bwd", dist, 4096, 1000, "losskit-core-reuse", 0.01));
     r.add(row(Bench.DISTILLATION, "ce_fwd_bwd", dist, 4096, 1000, "libtorch", 0.03)); // 3.00: met (exactly)
     r.add(new Result(Bench.DISTILLATION, "ce_fwd_bwd", dist, 4096, 1000, "float32", "djl-builtin", 2, 0.04, null,
-        "sparseLabel=false, no label smoothing"));
+        2.4, "sparseLabel=false, no label smoothing"));
     r.add(row(Bench.DISTILLATION, "ce_fwd_bwd", dist, 4096, 1000, "losskit-djl", 0.04)); // 1.00: met
     r.add(row(Bench.MULTILABEL, "bce_fwd_bwd", dist, 4096, 1000, "losskit-core-reuse", 0.02));
     r.add(row(Bench.MULTILABEL, "bce_fwd_bwd", dist, 4096, 1000, "libtorch", 0.1)); // 5.00: met
@@ -112,7 +112,7 @@ class BenchReportTest {
     for (JsonElement e : results) {
       JsonObject o = e.getAsJsonObject();
       for (String key : new String[] {"case", "workload", "n", "c", "shape", "dtype", "impl", "threads", "median_s",
-          "peak_extra_bytes", "note"}) {
+          "peak_extra_bytes", "loss", "note"}) {
         assertTrue(o.has(key), key + " missing in " + o);
       }
       assertTrue(Bench.CASES.contains(o.get("case").getAsString()), o.toString());
@@ -235,6 +235,24 @@ class BenchReportTest {
     int[] calls = {0};
     Bench.time(new Bench.Plan(3, 4, 5), () -> calls[0]++);
     assertEquals(3 + 4 * 5, calls[0]);
+  }
+
+  @Test
+  void aRowWhoseLossDisagreesWithTheCaseIsFlaggedUnlessItsNoteSaysWhy() {
+    List<Integer> shape = List.of(4, 3);
+    List<Result> rows = new ArrayList<>(List.of(
+        new Result("x", "ce_fwd_bwd", shape, 4, 3, "float32", "losskit-core", 2, 1, null, 2.0, null),
+        new Result("x", "ce_fwd_bwd", shape, 4, 3, "float32", "libtorch", 2, 1, null, 2.0005, null),
+        new Result("x", "ce_fwd_bwd", shape, 4, 3, "float32", "djl-builtin", 2, 1, null, 2.5, null),
+        new Result("x", "ce_fwd_bwd", shape, 4, 3, "float32", "djl-builtin", 2, 1, null, 2.5, "no smoothing"),
+        new Result("x", "ce_fwd", shape, 4, 3, "float32", "ort", 2, 1, null, 7.0, null),
+        new Result("x", "ce_fwd_bwd", shape, 4, 3, "float32", "losskit-djl", 2, 1, null, Double.NaN, null)));
+    Bench.crossCheck(rows, 0);
+    assertNull(rows.get(1).note(), "within 1e-3");
+    assertTrue(rows.get(2).note().startsWith("LOSS DIFFERS: 2.50000, losskit-core gives 2.00000"), rows.get(2).note());
+    assertEquals("no smoothing", rows.get(3).note());
+    assertNull(rows.get(4).note(), "the first of its workload");
+    assertTrue(rows.get(5).note().startsWith("LOSS DIFFERS: NaN"), rows.get(5).note());
   }
 
   @Test

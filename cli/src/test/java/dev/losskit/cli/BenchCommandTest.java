@@ -33,11 +33,11 @@ class BenchCommandTest {
   @Test
   void theJsonAndOneChartPerCaseAreWrittenBesideEachOther() throws Exception {
     Bench.Result small = new Bench.Result(Bench.SMALL_BATCH, "ce_fwd_bwd", List.of(32, 10), 32, 10, "float32",
-        "libtorch", 2, 60e-6, null, null);
+        "libtorch", 2, 60e-6, null, 2.3, null);
     Bench.Result sweep = new Bench.Result(Bench.SWEEP, "ce_fwd_bwd", List.of(13107200, 10), 13107200, 10,
-        "float32", "losskit-core", 2, 0.2, 1000L, null);
+        "float32", "losskit-core", 2, 0.2, 1000L, 2.3, null);
     Bench.Result epoch = new Bench.Result(Bench.MLP_EPOCH, "train_epoch", List.of(60000, 10), 32, 10, "float32",
-        "losskit-djl", 2, 9.5, null, "train loss 0.3");
+        "losskit-djl", 2, 9.5, null, null, "train loss 0.3");
     Bench.Report report = new Bench.Report(10, List.of(small, sweep, epoch), "test", List.of(), List.of(
         new Bench.Case(Bench.SMALL_BATCH, "N=32 C=10", "class indices", null, "us"),
         new Bench.Case(Bench.MLP_EPOCH, "MLP", "EasyTrain", "DJL only", "s"),
