@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import ai.djl.training.loss.SigmoidBinaryCrossEntropyLoss;
+import ai.djl.training.loss.SoftmaxCrossEntropyLoss;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -15,10 +17,10 @@ import dev.losskit.conformance.TorchOracle;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
+import dev.losskit.core.Loss;
 import dev.losskit.core.Parallelism;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
-import dev.losskit.djl.Execution;
 import dev.losskit.onnx.OnnxLoss;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -28,40 +30,88 @@ import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * {@code losskit bench}: cross-entropy and BCE on large batches for losskit's core, libtorch (PyTorch's own
- * kernels through the TorchScript oracle), DJL's built-in {@code SoftmaxCrossEntropyLoss}, the DJL adapter and
- * ONNX Runtime's {@code SoftmaxCrossEntropyLoss}, with the machine's memory bandwidth. Each figure is the median of
- * several repetitions after warm-up; only the computation is timed, with the inputs already in each
- * implementation's own memory.
+ * {@code losskit bench}: named cases, each a realistic loss call, for losskit's core, libtorch (PyTorch's own
+ * kernels through the TorchScript oracle), DJL's built-in losses, the DJL adapter and ONNX Runtime's
+ * {@code SoftmaxCrossEntropyLoss}, with the machine's memory bandwidth; a sweep over C at fixed N·C; and a whole
+ * DJL training epoch. Only the computation is timed, with the inputs already in each implementation's own memory.
+ * Large calls are the median of several repetitions after warm-up; small calls (under a million elements) are timed
+ * over at least 2,000 calls after 500 warm-up calls, as the median of batches of calls.
  */
 public final class Bench {
   private Bench() {}
 
+  /** An LLM's vocabulary: N=4096, C=32000, class indices. */
+  public static final String LLM_VOCAB = "llm-vocab";
+  /** A small classifier's batch: N=32, C=10. */
+  public static final String SMALL_BATCH = "small-batch";
+  /** Semantic segmentation: (4, 21, 512, 512), class weights, ignore_index=255 on about 5% of pixels. */
+  public static final String SEGMENTATION = "segmentation";
+  /** Distillation: N=4096, C=1000, probability targets, label smoothing 0.1. */
+  public static final String DISTILLATION = "distillation";
+  /** Multi-label classification: BCE with logits, 4096×1000, pos_weight. */
+  public static final String MULTILABEL = "multilabel";
+  /** Sequence tagging: (32, 512, 9), class axis last, DJL only. */
+  public static final String TAGGING = "tagging";
+  /** A whole DJL {@code EasyTrain} epoch of an MLP 784-128-10, batch 32 and 256. */
+  public static final String MLP_EPOCH = "mlp-epoch";
+  /** Cross-entropy against C at fixed N·C; its C=32000 point is {@link #LLM_VOCAB}. */
+  public static final String SWEEP = "sweep";
+
+  /** Every case, in the order they run. */
+  public static final List<String> CASES = List.of(LLM_VOCAB, SMALL_BATCH, SEGMENTATION, DISTILLATION, MULTILABEL,
+      TAGGING, MLP_EPOCH, SWEEP);
+
   /**
    * One measurement.
    *
-   * @param workload {@code ce_fwd_bwd}, {@code ce_fwd} or {@code bce_fwd_bwd}
+   * @param caseName the case: one of {@link #CASES}
+   * @param workload {@code ce_fwd_bwd}, {@code ce_fwd}, {@code bce_fwd_bwd} or {@code train_epoch}
+   * @param shape the input's shape (for {@code train_epoch}: examples per epoch and classes)
    * @param n the batch size
    * @param c the number of classes (BCE: elements per row)
    * @param dtype the dtype
    * @param impl the implementation
    * @param threads the threads it may use
-   * @param medianS the median time in seconds
+   * @param medianS the median time in seconds: of one call, or of one epoch for {@code train_epoch}
    * @param peakExtraBytes heap bytes allocated beyond the inputs and outputs (Java implementations), or null
+   * @param loss the loss this implementation computed on the case's inputs (one call, outside the timing), or null
+   * @param note how this implementation's call differs from the case, or null when it does the case's work exactly
    */
-  public record Result(String workload, int n, int c, String dtype, String impl, int threads, double medianS,
-      Long peakExtraBytes) {
-    /** {@return elements (N·C) per second} */
+  public record Result(String caseName, String workload, List<Integer> shape, int n, int c, String dtype,
+      String impl, int threads, double medianS, Long peakExtraBytes, Double loss, String note) {
+    /** {@return the input's element count (the logits of one epoch for {@code train_epoch})} */
+    public long elements() {
+      long e = 1;
+      for (int d : shape) {
+        e *= d;
+      }
+      return e;
+    }
+
+    /** {@return elements per second} */
     public double throughput() {
-      return (double) n * c / medianS;
+      return elements() / medianS;
     }
   }
+
+  /**
+   * A named case: what it computes, for the table, the charts and the JSON.
+   *
+   * @param name one of {@link #CASES}
+   * @param shape the shape, e.g. {@code N=4096 C=32000}
+   * @param options the loss's options, e.g. {@code class indices}
+   * @param note what some implementation does not do, or null
+   * @param unit the unit the table and chart give times in: {@code us}, {@code ms} or {@code s}
+   */
+  public record Case(String name, String shape, String options, String note, String unit) {}
 
   /**
    * A whole run.
@@ -69,9 +119,12 @@ public final class Bench {
    * @param memoryBandwidthGbs the measured memory bandwidth: bytes read plus written per second by a large copy
    * @param results the measurements
    * @param machine the machine, in one line
-   * @param floors the measured costs of the steps no implementation can avoid, at the size of the targets
+   * @param floors the measured costs of the steps no implementation can avoid, at llm-vocab's size
+   * @param cases the cases that ran, in order
+   * @param quick whether this was a {@code --quick} run (smaller sizes, fewer repetitions)
    */
-  public record Report(double memoryBandwidthGbs, List<Result> results, String machine, List<Floor> floors) {}
+  public record Report(double memoryBandwidthGbs, List<Result> results, String machine, List<Floor> floors,
+      List<Case> cases, boolean quick) {}
 
   /**
    * The measured cost of a step that an implementation cannot avoid, at one size: what bounds a target that a
@@ -87,10 +140,29 @@ public final class Bench {
   public record Floor(String what, int n, int c, double medianS) {}
 
   /** Classes of the sweep. */
-  static final int[] SWEEP = {10, 1000, 32000, 128256};
+  static final int[] SWEEP_C = {10, 1000, 32000, 128256};
 
   /**
-   * Runs the benchmark.
+   * How a call is timed.
+   *
+   * @param warmups untimed calls first
+   * @param batches timed batches; the figure is the median batch
+   * @param calls calls per batch, whose mean time is the batch's figure
+   */
+  record Plan(int warmups, int batches, int calls) {
+    /** Large calls: the median of {@code reps} single calls after two warm-ups. */
+    static Plan large(int reps) {
+      return new Plan(2, reps, 1);
+    }
+
+    /** Small calls: at least 2,000 calls after 500 warm-ups (a tenth of that for a quick run). */
+    static Plan small(boolean quick) {
+      return quick ? new Plan(50, 5, 40) : new Plan(500, 10, 200);
+    }
+  }
+
+  /**
+   * Runs every case.
    *
    * @param quick smaller sizes and fewer repetitions
    * @param progress told what is being measured
@@ -98,78 +170,390 @@ public final class Bench {
    * @throws Exception when an engine fails to load or to run
    */
   public static Report run(boolean quick, Consumer<String> progress) throws Exception {
+    return run(quick, CASES, progress);
+  }
+
+  /**
+   * Runs some cases.
+   *
+   * @param quick smaller sizes and fewer repetitions
+   * @param cases the cases to run, from {@link #CASES}
+   * @param progress told what is being measured
+   * @return the measurements
+   * @throws IllegalArgumentException when a case is unknown
+   * @throws Exception when an engine fails to load or to run
+   */
+  public static Report run(boolean quick, Collection<String> cases, Consumer<String> progress) throws Exception {
+    for (String c : cases) {
+      if (!CASES.contains(c)) {
+        throw new IllegalArgumentException("unknown case '" + c + "': valid cases are " + String.join(", ", CASES));
+      }
+    }
     int reps = quick ? 3 : 5;
-    int elements = quick ? 1 << 23 : 4096 * 32000;
     List<Result> results = new ArrayList<>();
     List<Floor> floors = new ArrayList<>();
+    List<Case> ran = new ArrayList<>();
     progress.accept("memory bandwidth");
     double bandwidth = bandwidth(quick ? 1 << 24 : 1 << 26, reps);
     try (TorchOracle oracle = TorchOracle.open()) {
-      List<int[]> sizes = new ArrayList<>();
-      sizes.add(new int[] {quick ? 256 : 4096, 32000});
-      for (int c : SWEEP) {
-        if (c != 32000) {
-          sizes.add(new int[] {Math.max(1, elements / c), c});
+      for (String name : CASES) {
+        if (!cases.contains(name)) {
+          continue;
         }
-      }
-      sizes.add(new int[] {32, 10});
-      for (int[] size : sizes) {
-        int n = size[0];
-        int c = size[1];
-        int r = n * c < 1 << 20 ? reps * 20 : reps;
-        progress.accept("cross-entropy N=" + n + " C=" + c);
-        float[] x = gaussian(n * c, 1);
-        long[] t = new long[n];
-        Random random = new Random(2);
-        for (int i = 0; i < n; i++) {
-          t[i] = random.nextInt(c);
+        progress.accept(name);
+        Runner r = new Runner(name, quick, reps, oracle, results);
+        int first = results.size();
+        switch (name) {
+          case LLM_VOCAB:
+            ran.add(r.llmVocab(floors));
+            break;
+          case SMALL_BATCH:
+            ran.add(r.smallBatch());
+            break;
+          case SEGMENTATION:
+            ran.add(r.segmentation());
+            break;
+          case DISTILLATION:
+            ran.add(r.distillation());
+            break;
+          case MULTILABEL:
+            ran.add(r.multilabel());
+            break;
+          case TAGGING:
+            ran.add(r.tagging());
+            break;
+          case MLP_EPOCH:
+            ran.add(MlpEpoch.run(quick, results, progress));
+            break;
+          case SWEEP:
+            ran.add(r.sweep(cases.contains(LLM_VOCAB), progress));
+            break;
+          default:
+            throw new AssertionError(name);
         }
-        results.add(coreCe(x, t, n, c, r, true));
-        results.add(coreCeReused(x, t, n, c, r));
-        results.add(libtorch(oracle, ceCase(x, t, n, c), "ce_fwd_bwd", n, c, r));
-        results.add(djl(x, t, n, c, r, false));
-        results.add(djl(x, t, n, c, r, true));
-        results.add(coreCe(x, t, n, c, r, false));
-        results.add(ort(x, t, n, c, r));
-        if (size == sizes.get(0)) { // the floors, at the size of the targets
-          floors.add(newGradientArray(n, c, r));
-          floors.add(djlInjection(x, t, n, c, r));
-        }
+        crossCheck(results, first);
+        System.gc(); // the large cases' arrays are garbage now; free them before the next case allocates its own
       }
-      int n = quick ? 256 : 4096;
-      int c = 32000;
-      progress.accept("BCE with logits N=" + n + " C=" + c);
-      float[] x = gaussian(n * c, 2);
-      float[] y = new float[n * c];
-      Random random = new Random(3);
-      for (int i = 0; i < y.length; i++) {
-        y[i] = random.nextFloat();
-      }
-      results.add(coreBce(x, y, n, c, reps));
-      LossCase bce = new LossCase(BceWithLogitsLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0, null, null,
-          Tensor.of(x, n, c), Tensor.of(y, n, c), null);
-      results.add(libtorch(oracle, bce, "bce_fwd_bwd", n, c, reps));
     }
-    return new Report(bandwidth, results, machine(), floors);
+    return new Report(bandwidth, results, machine(), floors, ran, quick);
   }
 
-  private static LossCase ceCase(float[] x, long[] t, int n, int c) {
-    return new LossCase(CrossEntropyLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0, null, null, Tensor.of(x, n, c),
-        Tensor.of(t, n), null);
+  /** The rows of one case. */
+  private static final class Runner {
+    private final String name;
+    private final boolean quick;
+    private final int reps;
+    private final TorchOracle oracle;
+    private final List<Result> out;
+
+    Runner(String name, boolean quick, int reps, TorchOracle oracle, List<Result> out) {
+      this.name = name;
+      this.quick = quick;
+      this.reps = reps;
+      this.oracle = oracle;
+      this.out = out;
+    }
+
+    Case llmVocab(List<Floor> floors) throws OrtException {
+      int n = quick ? 256 : 4096;
+      int c = 32000;
+      float[] x = gaussian(n * c, 1);
+      long[] t = classes(n, c, 2);
+      classIndices(x, t, n, c, Plan.large(reps));
+      floors.add(newGradientArray(n, c, Plan.large(reps)));
+      floors.add(djlInjection(x, t, n, c, Plan.large(reps)));
+      return new Case(name, "N=" + n + " C=" + c, "class indices", null, "ms");
+    }
+
+    Case smallBatch() throws OrtException {
+      int n = 32;
+      int c = 10;
+      classIndices(gaussian(n * c, 3), classes(n, c, 4), n, c, Plan.small(quick));
+      return new Case(name, "N=32 C=10", "class indices", null, "us");
+    }
+
+    Case sweep(boolean haveLlmVocab, Consumer<String> progress) throws OrtException {
+      int elements = quick ? 1 << 23 : 4096 * 32000;
+      for (int c : SWEEP_C) {
+        if (c == 32000 && haveLlmVocab) {
+          continue; // llm-vocab is this point
+        }
+        int n = Math.max(1, elements / c);
+        progress.accept(name + " N=" + n + " C=" + c);
+        classIndices(gaussian(n * c, 5), classes(n, c, 6), n, c, Plan.large(reps));
+      }
+      return new Case(name, "C=" + Arrays.toString(SWEEP_C).replaceAll("[\\[\\] ]", "") + " at N·C≈" + elements,
+          "class indices" + (haveLlmVocab ? "; the C=32000 point is llm-vocab" : ""), null, "ms");
+    }
+
+    /** Every implementation on class indices: core fresh and reused, libtorch, DJL, the adapter, forward and ORT. */
+    private void classIndices(float[] x, long[] t, int n, int c, Plan plan) throws OrtException {
+      Tensor input = Tensor.of(x, n, c);
+      Tensor target = Tensor.of(t, n);
+      CrossEntropyLoss ce = CrossEntropyLoss.create();
+      core(ce, input, target, "ce_fwd_bwd", plan);
+      libtorch(new LossCase(CrossEntropyLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0, null, null, input,
+          target, null), "ce_fwd_bwd", n, c, plan);
+      djl(ai.djl.training.loss.Loss.softmaxCrossEntropyLoss(), "djl-builtin", null, "ce_fwd_bwd", x,
+          new int[] {n, c}, m -> m.create(t), plan);
+      djl(dev.losskit.djl.CrossEntropyLoss.builder().build(), "losskit-djl", null, "ce_fwd_bwd", x,
+          new int[] {n, c}, m -> m.create(t), plan);
+      Runnable forward = () -> ce.forward(input, target);
+      out.add(new Result(name, "ce_fwd", List.of(n, c), n, c, "float32", "losskit-core", Parallelism.get(),
+          time(plan, forward), Math.max(0, allocated(forward)), ce.forward(input, target).getDouble(0), null));
+      ort(x, t, n, c, plan);
+    }
+
+    Case segmentation() {
+      int n = 4;
+      int c = 21;
+      int side = quick ? 128 : 512;
+      int pixels = side * side;
+      float[] x = gaussian(n * c * pixels, 7);
+      long[] t = new long[n * pixels];
+      Random random = new Random(8);
+      int ignored = 0;
+      for (int i = 0; i < t.length; i++) {
+        if (random.nextDouble() < 0.05) {
+          t[i] = 255;
+          ignored++;
+        } else {
+          t[i] = random.nextInt(c);
+        }
+      }
+      double[] w = new double[c];
+      float[] w32 = new float[c];
+      for (int k = 0; k < c; k++) {
+        w[k] = 0.5 + 1.5 * random.nextDouble();
+        w32[k] = (float) w[k];
+      }
+      Tensor input = Tensor.of(x, n, c, side, side);
+      Tensor target = Tensor.of(t, n, side, side);
+      Plan plan = Plan.large(reps);
+      core(CrossEntropyLoss.builder().weight(w).ignoreIndex(255).build(), input, target, "ce_fwd_bwd", plan);
+      libtorch(new LossCase(CrossEntropyLoss.NAME, DType.FLOAT32, Reduction.MEAN, 255, 0, Tensor.of(w32, c), null,
+          input, target, null), "ce_fwd_bwd", n, c, plan);
+      return new Case(name, "N=4 C=21 " + side + "×" + side, String.format(java.util.Locale.ROOT,
+          "class weights in [0.5, 2], ignore_index=255 on %.1f%% of pixels", 100.0 * ignored / t.length),
+          "no DJL rows: DJL's SoftmaxCrossEntropyLoss has no class weights or ignore_index", "ms");
+    }
+
+    Case distillation() {
+      int n = quick ? 512 : 4096;
+      int c = 1000;
+      float[] x = gaussian(n * c, 9);
+      float[] p = gaussian(n * c, 10);
+      for (int i = 0; i < n; i++) { // a teacher's softmax: each row sums to 1
+        double max = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < c; k++) {
+          max = Math.max(max, p[i * c + k]);
+        }
+        double sum = 0;
+        for (int k = 0; k < c; k++) {
+          sum += Math.exp(p[i * c + k] - max);
+        }
+        for (int k = 0; k < c; k++) {
+          p[i * c + k] = (float) (Math.exp(p[i * c + k] - max) / sum);
+        }
+      }
+      Tensor input = Tensor.of(x, n, c);
+      Tensor target = Tensor.of(p, n, c);
+      Plan plan = Plan.large(reps);
+      core(CrossEntropyLoss.builder().labelSmoothing(0.1).build(), input, target, "ce_fwd_bwd", plan);
+      libtorch(new LossCase(CrossEntropyLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0.1, null, null, input,
+          target, null), "ce_fwd_bwd", n, c, plan);
+      String noSmoothing = "sparseLabel=false, no label smoothing";
+      djl(new SoftmaxCrossEntropyLoss("SoftmaxCrossEntropyLoss", 1, -1, false, true), "djl-builtin", noSmoothing,
+          "ce_fwd_bwd", x, new int[] {n, c}, m -> m.create(p, new Shape(n, c)), plan);
+      djl(dev.losskit.djl.CrossEntropyLoss.builder().labelSmoothing(0.1).build(), "losskit-djl", null, "ce_fwd_bwd",
+          x, new int[] {n, c}, m -> m.create(p, new Shape(n, c)), plan);
+      return new Case(name, "N=" + n + " C=" + c, "probability targets, label_smoothing=0.1",
+          "djl-builtin: SoftmaxCrossEntropyLoss(sparseLabel=false), which has no label smoothing", "ms");
+    }
+
+    Case multilabel() {
+      int n = quick ? 512 : 4096;
+      int c = 1000;
+      float[] x = gaussian(n * c, 11);
+      float[] y = new float[n * c];
+      Random random = new Random(12);
+      for (int i = 0; i < y.length; i++) {
+        y[i] = random.nextDouble() < 0.1 ? 1 : 0;
+      }
+      double[] pw = new double[c];
+      float[] pw32 = new float[c];
+      for (int k = 0; k < c; k++) {
+        pw[k] = 1 + 4 * random.nextDouble();
+        pw32[k] = (float) pw[k];
+      }
+      Tensor input = Tensor.of(x, n, c);
+      Tensor target = Tensor.of(y, n, c);
+      Plan plan = Plan.large(reps);
+      core(BceWithLogitsLoss.builder().posWeight(pw).build(), input, target, "bce_fwd_bwd", plan);
+      libtorch(new LossCase(BceWithLogitsLoss.NAME, DType.FLOAT32, Reduction.MEAN, -100, 0, null, Tensor.of(pw32, c),
+          input, target, null), "bce_fwd_bwd", n, c, plan);
+      djl(new SigmoidBinaryCrossEntropyLoss(), "djl-builtin", "no pos_weight", "bce_fwd_bwd", x, new int[] {n, c},
+          m -> m.create(y, new Shape(n, c)), plan);
+      djl(dev.losskit.djl.BceWithLogitsLoss.builder().posWeight(pw).build(), "losskit-djl", null, "bce_fwd_bwd", x,
+          new int[] {n, c}, m -> m.create(y, new Shape(n, c)), plan);
+      return new Case(name, n + "×" + c, "BCE with logits, targets in {0, 1} (10% ones), pos_weight in [1, 5]",
+          "djl-builtin: SigmoidBinaryCrossEntropyLoss, which has no pos_weight", "ms");
+    }
+
+    Case tagging() {
+      int n = 32;
+      int len = 512;
+      int c = 9;
+      float[] x = gaussian(n * len * c, 13);
+      long[] t = classes(n * len, c, 14);
+      Plan plan = Plan.small(quick);
+      // DJL's pick along the last axis of a rank-3 array needs labels of shape (N, T, 1); (N, T) fails in libtorch
+      djl(new SoftmaxCrossEntropyLoss("SoftmaxCrossEntropyLoss", 1, -1, true, true), "djl-builtin",
+          "labels (32, 512, 1): its pick fails on (32, 512)", "ce_fwd_bwd", x, new int[] {n, len, c},
+          m -> m.create(t, new Shape(n, len, 1)), plan);
+      djl(dev.losskit.djl.CrossEntropyLoss.builder().classAxis(-1).build(), "losskit-djl", null, "ce_fwd_bwd", x,
+          new int[] {n, len, c}, m -> m.create(t, new Shape(n, len)), plan);
+      return new Case(name, "N=32 T=512 C=9", "class axis last (channels-last), class indices",
+          "DJL only: the adapter with classAxis(-1) against SoftmaxCrossEntropyLoss with classAxis -1", "us");
+    }
+
+    /** The core's two rows: a fresh gradient per call, and the gradient written into one reused buffer. */
+    private void core(Loss loss, Tensor input, Tensor target, String workload, Plan plan) {
+      List<Integer> shape = shapeOf(input);
+      int n = input.size(0);
+      int c = input.size(1);
+      Runnable fresh = () -> loss.forwardBackward(input, target);
+      double value = loss.forwardBackward(input, target).loss().getDouble(0);
+      out.add(new Result(name, workload, shape, n, c, "float32", "losskit-core", Parallelism.get(),
+          time(plan, fresh), Math.max(0, allocated(fresh) - 4L * input.numel()), value, null));
+      float[] gradient = new float[input.numel()];
+      Runnable reuse = () -> loss.forwardBackward(input, target, null, gradient);
+      out.add(new Result(name, workload, shape, n, c, "float32", "losskit-core-reuse", Parallelism.get(),
+          time(plan, reuse), Math.max(0, allocated(reuse)), loss.forwardBackward(input, target, null, gradient)
+          .loss().getDouble(0), null));
+    }
+
+    private void libtorch(LossCase call, String workload, int n, int c, Plan plan) {
+      dev.losskit.conformance.Outcome once = oracle.run(call);
+      if (once.failed()) {
+        throw new IllegalStateException(name + ": libtorch failed: " + once.error());
+      }
+      double value = once.loss().getDouble(0);
+      once = null; // its gradient is as large as the input: let it go before the timing
+      try (TorchOracle.Prepared p = oracle.prepare(call)) {
+        out.add(new Result(name, workload, shapeOf(call.input()), n, c, "float32", "libtorch", cores(),
+            time(plan, p::run), null, value, null));
+      }
+    }
+
+    private void djl(ai.djl.training.loss.Loss loss, String impl, String note, String workload, float[] x,
+        int[] shape, Function<NDManager, NDArray> labels, Plan plan) {
+      double s;
+      double value;
+      try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+        NDArray label = labels.apply(m);
+        NDList labelList = new NDList(label);
+        try (NDManager once = m.newSubManager()) {
+          NDArray p = once.create(x, new Shape(Arrays.stream(shape).asLongStream().toArray()));
+          value = loss.evaluate(labelList, new NDList(p)).toType(ai.djl.ndarray.types.DataType.FLOAT64, false)
+              .getDouble();
+        }
+        s = djlStep(m, x, shape, plan, (sub, p) -> loss.evaluate(labelList, new NDList(p)));
+      }
+      out.add(new Result(name, workload, Arrays.stream(shape).boxed().toList(), shape[0], shape[shape.length - 1],
+          "float32", impl, cores(), s, null, value, note));
+    }
+
+    private void ort(float[] x, long[] t, int n, int c, Plan plan) throws OrtException {
+      OrtEnvironment env = dev.losskit.conformance.Ort.environment();
+      byte[] model = OnnxLoss.builder(CrossEntropyLoss.create()).lowering(OnnxLoss.Lowering.OP).build().export()
+          .toByteArray();
+      ByteBuffer bytes = ByteBuffer.allocateDirect(4 * x.length).order(ByteOrder.nativeOrder());
+      bytes.asFloatBuffer().put(x);
+      FloatBuffer direct = bytes.asFloatBuffer();
+      try (OrtSession session = env.createSession(model, dev.losskit.conformance.Ort.sessionOptions());
+          OnnxTensor input = OnnxTensor.createTensor(env, direct, new long[] {n, c});
+          OnnxTensor target = OnnxTensor.createTensor(env, LongBuffer.wrap(t), new long[] {n})) {
+        Map<String, OnnxTensor> feed = Map.of("input", input, "target", target);
+        double value;
+        try (OrtSession.Result r = session.run(feed)) {
+          value = ((Number) ((OnnxTensor) r.get(0)).getValue()).doubleValue();
+        }
+        double s = time(plan, () -> {
+          try (OrtSession.Result r = session.run(feed)) {
+            r.get(0);
+          } catch (OrtException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        out.add(new Result(name, "ce_fwd", List.of(n, c), n, c, "float32", "ort", cores(), s, null, value, null));
+      }
+    }
+  }
+
+  /**
+   * Checks that the rows of one case computed the same loss, so that the same work was timed: each row without a
+   * note (a note says how its call differs) against the case's first row of its workload and size; a row that
+   * disagrees by more than 1e-3 relative gets a note saying so.
+   */
+  static void crossCheck(List<Result> results, int from) {
+    for (int i = from; i < results.size(); i++) {
+      Result x = results.get(i);
+      if (x.loss() == null || x.note() != null) {
+        continue;
+      }
+      for (int j = from; j < i; j++) {
+        Result ref = results.get(j);
+        if (ref.loss() != null && ref.note() == null && ref.workload().equals(x.workload()) && ref.n() == x.n()
+            && ref.c() == x.c()) {
+          if (!(Math.abs(x.loss() - ref.loss()) <= 1e-3 * Math.max(1, Math.abs(ref.loss())))) {
+            results.set(i, new Result(x.caseName(), x.workload(), x.shape(), x.n(), x.c(), x.dtype(), x.impl(),
+                x.threads(), x.medianS(), x.peakExtraBytes(), x.loss(), String.format(java.util.Locale.ROOT,
+                "LOSS DIFFERS: %.6g, %s gives %.6g", x.loss(), ref.impl(), ref.loss())));
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  static List<Integer> shapeOf(Tensor t) {
+    return Arrays.stream(t.shape()).boxed().toList();
+  }
+
+  static int cores() {
+    return Runtime.getRuntime().availableProcessors();
+  }
+
+  static long[] classes(int n, int c, long seed) {
+    long[] t = new long[n];
+    Random random = new Random(seed);
+    for (int i = 0; i < n; i++) {
+      t[i] = random.nextInt(c);
+    }
+    return t;
   }
 
   /** The median of {@code reps} timed runs after two warm-ups. */
   static double median(int reps, Runnable run) {
-    run.run();
-    run.run();
-    double[] s = new double[reps];
-    for (int i = 0; i < reps; i++) {
-      long start = System.nanoTime();
+    return time(Plan.large(reps), run);
+  }
+
+  /** The median, over the plan's batches, of the mean time of one call in a batch, after the warm-up calls. */
+  static double time(Plan plan, Runnable run) {
+    for (int i = 0; i < plan.warmups(); i++) {
       run.run();
-      s[i] = (System.nanoTime() - start) / 1e9;
+    }
+    double[] s = new double[plan.batches()];
+    for (int b = 0; b < s.length; b++) {
+      long start = System.nanoTime();
+      for (int i = 0; i < plan.calls(); i++) {
+        run.run();
+      }
+      s[b] = (System.nanoTime() - start) / 1e9 / plan.calls();
     }
     Arrays.sort(s);
-    return s[reps / 2];
+    return s[s.length / 2];
   }
 
   /** Bytes read and written per second by {@code System.arraycopy} between two warm arrays. */
@@ -180,82 +564,32 @@ public final class Bench {
     return 2.0 * 4 * floats / s / 1e9;
   }
 
-  private static Result coreCe(float[] x, long[] t, int n, int c, int reps, boolean backward) {
-    CrossEntropyLoss ce = CrossEntropyLoss.create();
-    Tensor input = Tensor.of(x, n, c);
-    Tensor target = Tensor.of(t, n);
-    Runnable call = backward ? () -> ce.forwardBackward(input, target) : () -> ce.forward(input, target);
-    double s = median(reps, call);
-    long output = backward ? 4L * n * c : 0;
-    return new Result(backward ? "ce_fwd_bwd" : "ce_fwd", n, c, "float32", "losskit-core", Parallelism.get(), s,
-        Math.max(0, allocated(call) - output));
-  }
-
-  /** The core writing its gradient into one buffer reused across calls, as a training loop does. */
-  private static Result coreCeReused(float[] x, long[] t, int n, int c, int reps) {
-    CrossEntropyLoss ce = CrossEntropyLoss.create();
-    Tensor input = Tensor.of(x, n, c);
-    Tensor target = Tensor.of(t, n);
-    float[] gradient = new float[n * c];
-    Runnable call = () -> ce.forwardBackward(input, target, null, gradient);
-    double s = median(reps, call);
-    return new Result("ce_fwd_bwd", n, c, "float32", "losskit-core-reuse", Parallelism.get(), s,
-        Math.max(0, allocated(call)));
-  }
-
-  private static Result coreBce(float[] x, float[] y, int n, int c, int reps) {
-    BceWithLogitsLoss bce = BceWithLogitsLoss.create();
-    Tensor input = Tensor.of(x, n, c);
-    Tensor target = Tensor.of(y, n, c);
-    Runnable call = () -> bce.forwardBackward(input, target);
-    double s = median(reps, call);
-    return new Result("bce_fwd_bwd", n, c, "float32", "losskit-core", Parallelism.get(), s,
-        Math.max(0, allocated(call) - 4L * n * c));
-  }
-
-  private static Result libtorch(TorchOracle oracle, LossCase call, String workload, int n, int c, int reps) {
-    try (TorchOracle.Prepared p = oracle.prepare(call)) {
-      double s = median(reps, p::run);
-      return new Result(workload, n, c, "float32", "libtorch", Runtime.getRuntime().availableProcessors(), s, null);
-    }
-  }
-
-  private static Result djl(float[] x, long[] t, int n, int c, int reps, boolean losskit) {
-    ai.djl.training.loss.Loss loss = losskit
-        ? dev.losskit.djl.CrossEntropyLoss.builder().execution(Execution.CORE).build()
-        : ai.djl.training.loss.Loss.softmaxCrossEntropyLoss();
-    double s = djlStep(x, n, c, reps, (m, p) -> loss.evaluate(new NDList(m.create(t)), new NDList(p)));
-    return new Result("ce_fwd_bwd", n, c, "float32", losskit ? "losskit-djl" : "djl-builtin",
-        Runtime.getRuntime().availableProcessors(), s, null);
-  }
-
   /**
-   * The median time of a DJL training step: the predictions copied and put under autograd, a loss formed from
-   * them, and the backward pass.
+   * The time of a DJL training step, as a training loop takes it: the predictions copied and put under autograd,
+   * a loss formed from them (the labels already in the engine), and the backward pass.
    */
   @SuppressWarnings("try")
-  private static double djlStep(float[] x, int n, int c, int reps,
+  private static double djlStep(NDManager m, float[] x, int[] shape, Plan plan,
       java.util.function.BiFunction<NDManager, NDArray, NDArray> lossOf) {
-    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
-      NDArray pred = m.create(x, new Shape(n, c));
-      return median(reps, () -> {
-        try (NDManager sub = m.newSubManager()) {
-          NDArray p = pred.duplicate();
-          p.attach(sub);
-          p.setRequiresGradient(true);
-          try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-            collector.backward(lossOf.apply(sub, p));
-          }
-          p.getGradient().getFloat(0, 0);
+    NDArray pred = m.create(x, new Shape(Arrays.stream(shape).asLongStream().toArray()));
+    Engine engine = Engine.getEngine("PyTorch");
+    return time(plan, () -> {
+      try (NDManager sub = m.newSubManager()) {
+        NDArray p = pred.duplicate();
+        p.attach(sub);
+        p.setRequiresGradient(true);
+        try (GradientCollector collector = engine.newGradientCollector()) {
+          collector.backward(lossOf.apply(sub, p));
         }
-      });
-    }
+        p.getGradient().getFloat(new long[shape.length]); // the gradient is there: its first element
+      }
+    });
   }
 
   /** The JVM allocating (and so zeroing) a fresh gradient array, as {@code forwardBackward(input, target)} must. */
-  private static Floor newGradientArray(int n, int c, int reps) {
+  private static Floor newGradientArray(int n, int c, Plan plan) {
     float[][] keep = new float[1][];
-    double s = median(reps, () -> {
+    double s = time(plan, () -> {
       keep[0] = null;
       keep[0] = new float[n * c];
     });
@@ -264,44 +598,22 @@ public final class Bench {
   }
 
   /**
-   * Exactly what {@link #djl} times for the adapter, minus the core: the predictions copied and put under autograd,
+   * Exactly what a DJL row times for the adapter, minus the core: the predictions copied and put under autograd,
    * the straight-through term \( L + (\sum p\,G - \mathrm{stop}(\sum p\,G)) \) and the backward pass. The gradient
    * G is the core's own, computed once, outside the timing, and held by the engine.
    */
-  private static Floor djlInjection(float[] x, long[] t, int n, int c, int reps) {
+  private static Floor djlInjection(float[] x, long[] t, int n, int c, Plan plan) {
     float[] gradient = CrossEntropyLoss.create().forwardBackward(Tensor.of(x, n, c), Tensor.of(t, n)).gradInput()
         .toFloatArray();
     try (NDManager held = NDManager.newBaseManager("PyTorch")) {
       ByteBuffer bytes = ByteBuffer.allocateDirect(4 * gradient.length).order(ByteOrder.nativeOrder());
       bytes.asFloatBuffer().put(gradient);
       NDArray g = held.create(bytes, new Shape((long) n * c), ai.djl.ndarray.types.DataType.FLOAT32);
-      double s = djlStep(x, n, c, reps, (m, p) -> {
+      double s = djlStep(held, x, new int[] {n, c}, plan, (m, p) -> {
         NDArray dot = p.flatten().dot(g);
         return m.create(1f).add(dot.sub(dot.stopGradient()));
       });
       return new Floor("djl_gradient_injection", n, c, s);
-    }
-  }
-
-
-  private static Result ort(float[] x, long[] t, int n, int c, int reps) throws OrtException {
-    OrtEnvironment env = dev.losskit.conformance.Ort.environment();
-    byte[] model = OnnxLoss.builder(CrossEntropyLoss.create()).lowering(OnnxLoss.Lowering.OP).build().export()
-        .toByteArray();
-    ByteBuffer bytes = ByteBuffer.allocateDirect(4 * x.length).order(ByteOrder.nativeOrder());
-    bytes.asFloatBuffer().put(x);
-    FloatBuffer direct = bytes.asFloatBuffer();
-    try (OrtSession session = env.createSession(model, dev.losskit.conformance.Ort.sessionOptions());
-        OnnxTensor input = OnnxTensor.createTensor(env, direct, new long[] {n, c});
-        OnnxTensor target = OnnxTensor.createTensor(env, LongBuffer.wrap(t), new long[] {n})) {
-      double s = median(reps, () -> {
-        try (OrtSession.Result r = session.run(Map.of("input", input, "target", target))) {
-          r.get(0);
-        } catch (OrtException e) {
-          throw new IllegalStateException(e);
-        }
-      });
-      return new Result("ce_fwd", n, c, "float32", "ort", Runtime.getRuntime().availableProcessors(), s, null);
     }
   }
 
@@ -331,13 +643,14 @@ public final class Bench {
   }
 
   private static String machine() {
-    return Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.arch") + ", Java "
-        + System.getProperty("java.version") + ", Vector API " + (ModuleLayer.boot()
-        .findModule("jdk.incubator.vector").isPresent() ? "on" : "off");
+    return Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.arch") + ", "
+        + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB heap, Java " + System.getProperty("java.version")
+        + ", Vector API " + (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent() ? "on" : "off");
   }
 
   /**
-   * Writes the JSON report: {@code {"memory_bandwidth_gbs": x, "machine": "...", "results": [...], "floors": [...]}}.
+   * Writes the JSON report: {@code {"memory_bandwidth_gbs": x, "machine": "...", "quick": b, "cases": [...],
+   * "results": [...], "floors": [...]}}; each result names its {@code case}.
    *
    * @param report the report
    * @param out where to write
@@ -349,10 +662,25 @@ public final class Bench {
     json.setIndent(" ");
     json.beginObject().name("memory_bandwidth_gbs").value(report.memoryBandwidthGbs());
     json.name("machine").value(report.machine());
+    json.name("quick").value(report.quick());
+    json.name("cases").beginArray();
+    for (Case c : report.cases()) {
+      json.beginObject().name("case").value(c.name()).name("shape").value(c.shape()).name("options")
+          .value(c.options()).name("unit").value(c.unit());
+      nullable(json.name("note"), c.note());
+      json.endObject();
+    }
+    json.endArray();
     json.name("results").beginArray();
     for (Result r : report.results()) {
-      json.beginObject().name("workload").value(r.workload()).name("n").value(r.n()).name("c").value(r.c())
-          .name("dtype").value(r.dtype()).name("impl").value(r.impl()).name("threads").value(r.threads())
+      json.beginObject().name("case").value(r.caseName()).name("workload").value(r.workload()).name("n")
+          .value(r.n()).name("c").value(r.c());
+      json.name("shape").beginArray();
+      for (int d : r.shape()) {
+        json.value(d);
+      }
+      json.endArray();
+      json.name("dtype").value(r.dtype()).name("impl").value(r.impl()).name("threads").value(r.threads())
           .name("median_s").value(r.medianS());
       json.name("peak_extra_bytes");
       if (r.peakExtraBytes() == null) {
@@ -360,6 +688,13 @@ public final class Bench {
       } else {
         json.value(r.peakExtraBytes());
       }
+      json.name("loss");
+      if (r.loss() == null) {
+        json.nullValue();
+      } else {
+        json.value(r.loss());
+      }
+      nullable(json.name("note"), r.note());
       json.endObject();
     }
     json.endArray();
@@ -372,5 +707,13 @@ public final class Bench {
     json.flush();
     w.write('\n');
     w.flush();
+  }
+
+  private static void nullable(com.google.gson.stream.JsonWriter json, String value) throws IOException {
+    if (value == null) {
+      json.nullValue();
+    } else {
+      json.value(value);
+    }
   }
 }

@@ -171,6 +171,7 @@ class BadInputTableTest {
     r.add(row("conform: an unknown loss", 2, List.of("hinge", "cross_entropy"), "conform", "--losses", "hinge"));
     r.add(row("conform: an unknown backend", 2, List.of("gpu", "core"), "conform", "--backends", "gpu"));
     r.add(row("bench: an unknown option", 2, List.of("--fast"), "bench", "--fast"));
+    r.add(row("bench: an unknown case", 2, List.of("imagenet", "llm-vocab"), "bench", "--case", "imagenet"));
     r.add(row("example: an unknown example", 2, List.of("frobnicate", "imbalanced"), "example", "frobnicate"));
     r.add(row("no command", 2, List.of("a command is required")));
     r.add(row("an unknown command", 2, List.of("conjure"), "conjure"));
