@@ -130,6 +130,29 @@ class LeanPathTest {
   }
 
   /**
+   * Above the Java check's size, a non-finite logit is found on the straight-through term read back from the engine:
+   * the engine path takes over, for every reduction, and the gradient is libtorch's.
+   */
+  @ParameterizedTest
+  @EnumSource(Reduction.class)
+  void aNonFiniteLogitInALargeInputIsFoundOnTheInnerProduct(Reduction reduction) {
+    int n = 2 * CoreBacked.JAVA_FINITE_CHECK_MAX / 100;
+    float[] x = gaussian(n * 100);
+    x[7 * 100 + 3] = Float.NEGATIVE_INFINITY;
+    x[n * 100 - 1] = Float.NaN;
+    long[] t = new long[n];
+    for (int i = 0; i < n; i++) {
+      t[i] = r.nextInt(100);
+    }
+    float[][] core = step(CrossEntropyLoss.builder().reduction(reduction).execution(Execution.CORE).build(),
+        m.create(t), m.create(x, new Shape(n, 100)));
+    float[][] engine = step(CrossEntropyLoss.builder().reduction(reduction).execution(Execution.ENGINE).build(),
+        m.create(t), m.create(x, new Shape(n, 100)));
+    assertArrayEquals(engine[0], core[0], 0f);
+    assertArrayEquals(engine[1], core[1], 0f);
+  }
+
+  /**
    * Predictions a model computed (not leaves: DJL's {@code hasGradient()} is false for them) still get their
    * gradient: the call is recorded whenever the collector is open.
    */
