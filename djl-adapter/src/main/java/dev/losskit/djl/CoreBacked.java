@@ -2,6 +2,7 @@ package dev.losskit.djl;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.losskit.core.DType;
 import dev.losskit.core.LossArgumentException;
@@ -11,6 +12,7 @@ import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * The core-backed path: the core computes the loss \( L \) and its gradient \( G \) on the CPU, and DJL receives
@@ -25,6 +27,13 @@ import java.nio.ByteOrder;
 final class CoreBacked {
   private CoreBacked() {}
 
+  /**
+   * Up to this many predictions, finiteness is checked in Java over the predictions the core has just read (about
+   * 0.2 ns an element, so at most a few microseconds); above it, on the straight-through inner product, which costs
+   * one read back from the engine (a few microseconds) however large the input.
+   */
+  static final int JAVA_FINITE_CHECK_MAX = 1 << 14;
+
   /** {@return the loss, or null when the predictions hold a non-finite value and the engine path must take over} */
   static NDArray evaluate(TorchLoss loss, NDArray pred, NDArray label) {
     dev.losskit.core.Loss core = loss.core();
@@ -38,7 +47,11 @@ final class CoreBacked {
     boolean channelsLast = layout.channelsLast();
     boolean probabilities = layout.probabilities();
     boolean wholeFloats = classes && !probabilities && lType.isFloating();
-    core.checkShapes(layout.torchInput(), pType, layout.torchTarget(), wholeFloats ? DType.INT64 : lType);
+    if (channelsLast || wholeFloats) {
+      // The core checks the shapes it is given; these two hand it other ones (channels-last read as (N·d..., C),
+      // float labels as int64), so the shapes are checked here first, in PyTorch's layout and the labels' own terms.
+      core.checkShapes(layout.torchInput(), pType, layout.torchTarget(), wholeFloats ? DType.INT64 : lType);
+    }
 
     int[] inputShape = pShape;
     int[] targetShape = lShape;
@@ -50,18 +63,32 @@ final class CoreBacked {
     }
     // tryDirect: the engine's own memory when it can, with no copy; the core only reads it, within this call.
     Tensor input = Tensor.view(nativeOrder(pred.toByteBuffer(true)), pType, inputShape);
-    Tensor target = wholeFloats ? wholeNumbers(label, targetShape, name)
-        : Tensor.view(nativeOrder(label.toByteBuffer(true)), lType, targetShape);
-    int size = Tensor.checkedSize(pShape);
+    ByteBuffer labelBytes = nativeOrder(label.toByteBuffer(true));
+    Tensor target = wholeFloats ? wholeNumbers(labelBytes, lType, targetShape, name)
+        : Tensor.view(labelBytes, lType, targetShape);
     NDManager m = pred.getManager();
-    ai.djl.ndarray.types.DataType engineType = pType == DType.FLOAT32 ? ai.djl.ndarray.types.DataType.FLOAT32
-        : ai.djl.ndarray.types.DataType.FLOAT64;
+    DataType engineType = pType == DType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT64;
+    if (!Autograd.recording(pred)) {
+      // No backward can reach this call (DJL's evaluator after the step, validation): the loss alone, with no
+      // gradient and no straight-through term. The core's forward is libtorch's for non-finite inputs too.
+      Tensor value = core.forward(input, target);
+      return create(m, value, lossShape(core, pShape, classes, channelsLast, loss.classAxis()));
+    }
+    int size = Tensor.checkedSize(pShape);
+    boolean javaFinite = size <= JAVA_FINITE_CHECK_MAX;
+    if (javaFinite && !input.allFinite()) {
+      return null;
+    }
+    int width = pType == DType.FLOAT32 ? 4 : 8;
+    int lossCount = core.reduction() == Reduction.NONE ? (classes ? positions(pShape, channelsLast) : size) : 1;
     // The core writes the gradient into a direct buffer, which the engine wraps without a copy (PyTorch on the
     // CPU does; an engine that copies it instead is still correct). The buffer is this thread's warm one when it
     // is free: fresh memory costs a page fault per 4 KiB on first touch, which at N·C = 1.3e8 floats can cost more
     // than the whole kernel. It is free once the array that wrapped it last has been closed (as DJL closes a
     // batch's arrays after the step), so two losses alive in one graph never share it; the second gets a fresh one.
-    long bytes = (long) size * (pType == DType.FLOAT32 ? 4 : 8);
+    // The loss value goes in the same buffer, after the gradient: one allocation, not two.
+    long gradBytes = (long) size * width;
+    long bytes = gradBytes + (long) lossCount * width;
     if (bytes > Integer.MAX_VALUE) {
       return null; // beyond one NIO buffer: the engine path computes it
     }
@@ -71,45 +98,105 @@ final class CoreBacked {
     if (!warm) {
       buffer = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
     }
-    LossResult r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, buffer.asFloatBuffer())
-        : core.forwardBackward(input, target, null, buffer.asDoubleBuffer());
-    NDArray g = m.create(buffer, pred.getShape(), engineType);
+    ByteBuffer gradient = slice(buffer, 0, (int) gradBytes);
+    LossResult r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, gradient.asFloatBuffer())
+        : core.forwardBackward(input, target, null, gradient.asDoubleBuffer());
+    boolean reduced = core.reduction() != Reduction.NONE;
+    // Reduced, the gradient is made 1-D at once, for the inner product with the flattened predictions.
+    NDArray g = m.create(gradient, reduced ? new Shape(size) : pred.getShape(), engineType);
     if (warm) {
       slot.owner = g;
     }
-    return combine(loss, core, pred, g, r, pShape, classes, channelsLast, m);
-  }
-
-  /** The loss value with the straight-through term, or null when the predictions are not finite. */
-  private static NDArray combine(TorchLoss loss, dev.losskit.core.Loss core, NDArray pred, NDArray g, LossResult r,
-      int[] pShape, boolean classes, boolean channelsLast, NDManager m) {
-    Shape lossShape;
-    int classAxis = !classes ? -1 : channelsLast || (pShape.length == 2 && loss.classAxis() == -1)
-        ? pShape.length - 1 : pShape.length == 1 ? 0 : 1;
     NDArray dot;
-    if (core.reduction() == Reduction.NONE) {
-      NDArray product = pred.mul(g);
-      dot = classes ? product.sum(new int[] {classAxis}) : product;
-      lossShape = dot.getShape();
-    } else {
+    if (reduced) {
       // One inner product: a single read of both arrays, where mul then sum would also write the product.
-      dot = pred.flatten().dot(g.flatten());
-      lossShape = new Shape();
+      dot = (pShape.length == 1 ? pred : pred.flatten()).dot(g);
+    } else {
+      NDArray product = pred.mul(g);
+      dot = classes ? product.sum(new int[] {classAxis(pShape, channelsLast, loss.classAxis())}) : product;
     }
-    // The straight-through term is finite exactly when the predictions are: a NaN or an infinity in p makes its
-    // product with G (or with a zero of G) NaN or infinite, and so the sum. Where it is not, x - x is not 0, and the
-    // engine path gives PyTorch's values instead. (A finite p whose inner product overflows also goes there: slower,
-    // never wrong.) Checking here, on the O(1) or O(N) result, saves a separate pass over N·C inputs.
-    boolean finite = dot.getShape().size() == 1
-        ? Double.isFinite(dot.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble())
-        : !dot.isNaN().logicalOr(dot.isInfinite()).any().getBoolean();
-    if (!finite) {
+    // Above the Java check's size, finiteness is read from the straight-through term itself: it is finite exactly
+    // when the predictions are, since a NaN or an infinity in p makes its product with G (or with a zero of G) NaN
+    // or infinite, and so the sum. Where it is not, x - x is not 0, and the engine path gives PyTorch's values
+    // instead. (A finite p whose inner product overflows also goes there: slower, never wrong.)
+    if (!javaFinite && !finite(dot, pType, lossCount)) {
       dot.close();
       g.close();
       return null;
     }
-    NDArray value = create(m, r.loss(), lossShape);
-    return value.add(dot.sub(dot.stopGradient()));
+    // The value L in the buffer's tail: read only by this addition's forward (an addition's backward saves neither
+    // operand), so its array is closed at once and the buffer's tail is free again with the gradient.
+    writeLoss(buffer, (int) gradBytes, r.loss(), pType);
+    NDArray value = m.create(slice(buffer, (int) gradBytes, lossCount * width),
+        lossShape(core, pShape, classes, channelsLast, loss.classAxis()), engineType);
+    NDArray result = value.add(dot.sub(dot.stopGradient()));
+    value.close();
+    return result;
+  }
+
+  /** {@return whether every element of the straight-through term is finite, read back from the engine once} */
+  private static boolean finite(NDArray dot, DType pType, int count) {
+    ByteBuffer b = nativeOrder(dot.toByteBuffer(true));
+    for (int i = 0; i < count; i++) {
+      double v = pType == DType.FLOAT32 ? b.getFloat(4 * i) : b.getDouble(8 * i);
+      if (!Double.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void writeLoss(ByteBuffer buffer, int at, Tensor loss, DType pType) {
+    int n = loss.numel();
+    for (int i = 0; i < n; i++) {
+      if (pType == DType.FLOAT32) {
+        buffer.putFloat(at + 4 * i, (float) loss.getDouble(i));
+      } else {
+        buffer.putDouble(at + 8 * i, loss.getDouble(i));
+      }
+    }
+  }
+
+  /** {@return bytes {@code [from, from + length)} of {@code b} as a buffer of their own, in native order} */
+  private static ByteBuffer slice(ByteBuffer b, int from, int length) {
+    ByteBuffer d = b.duplicate();
+    d.limit(from + length).position(from);
+    return d.slice().order(ByteOrder.nativeOrder());
+  }
+
+  /** {@return the number of loss positions of an unreduced class loss: all elements but the class axis} */
+  private static int positions(int[] pShape, boolean channelsLast) {
+    int size = Tensor.checkedSize(pShape);
+    if (pShape.length == 1) {
+      return 1;
+    }
+    int c = channelsLast ? pShape[pShape.length - 1] : pShape[1];
+    return c == 0 ? 0 : size / c;
+  }
+
+  /** {@return the axis of the predictions, as given, that holds the classes} */
+  private static int classAxis(int[] pShape, boolean channelsLast, int classAxis) {
+    return channelsLast || (pShape.length == 2 && classAxis == -1) ? pShape.length - 1 : pShape.length == 1 ? 0 : 1;
+  }
+
+  /** {@return the loss's shape: {@code []} reduced, else the predictions' shape without the class axis} */
+  private static Shape lossShape(dev.losskit.core.Loss core, int[] pShape, boolean classes, boolean channelsLast,
+      int classAxis) {
+    if (core.reduction() != Reduction.NONE) {
+      return new Shape();
+    }
+    long[] s = Arrays.stream(pShape).asLongStream().toArray();
+    if (!classes) {
+      return new Shape(s);
+    }
+    int axis = classAxis(pShape, channelsLast, classAxis);
+    long[] out = new long[s.length - 1];
+    for (int i = 0, j = 0; i < s.length; i++) {
+      if (i != axis) {
+        out[j++] = s[i];
+      }
+    }
+    return new Shape(out);
   }
 
   private static ByteBuffer nativeOrder(ByteBuffer b) {
@@ -138,19 +225,30 @@ final class CoreBacked {
     }
   }
 
-  /** Float labels that hold class indices: each must be a whole number. */
-  static Tensor wholeNumbers(NDArray label, int[] shape, String loss) {
-    double[] v = label.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).toDoubleArray();
-    long[] out = new long[v.length];
-    for (int i = 0; i < v.length; i++) {
-      if (v[i] != Math.rint(v[i]) || Double.isInfinite(v[i])) {
-        throw new LossArgumentException(Cause.TARGET_NOT_CLASS_INDEX, loss + ": label " + v[i] + " at index " + i
+  /**
+   * Float labels that hold class indices, read in place (float32 or float64, native order): each must be a whole
+   * number.
+   */
+  static Tensor wholeNumbers(ByteBuffer bytes, DType dtype, int[] shape, String loss) {
+    int n = Tensor.checkedSize(shape);
+    long[] out = new long[n];
+    for (int i = 0; i < n; i++) {
+      double v = dtype == DType.FLOAT32 ? bytes.getFloat(4 * i) : bytes.getDouble(8 * i);
+      if (v != Math.rint(v) || Double.isInfinite(v)) {
+        throw new LossArgumentException(Cause.TARGET_NOT_CLASS_INDEX, loss + ": label " + v + " at index " + i
             + " is not a whole number, so it is not a class index (labels of the predictions' shape are"
             + " class probabilities)");
       }
-      out[i] = (long) v[i];
+      out[i] = (long) v;
     }
     return Tensor.of(out, shape);
+  }
+
+  /** As {@link #wholeNumbers(ByteBuffer, DType, int[], String)}, for labels in any engine's memory. */
+  static Tensor wholeNumbers(NDArray label, int[] shape, String loss) {
+    DType dtype = label.getDataType() == DataType.FLOAT32 ? DType.FLOAT32 : DType.FLOAT64;
+    NDArray read = dtype == DType.FLOAT32 ? label : label.toType(DataType.FLOAT64, false);
+    return wholeNumbers(nativeOrder(read.toByteBuffer(true)), dtype, shape, loss);
   }
 
   private static NDArray create(NDManager m, Tensor t, Shape shape) {

@@ -1,5 +1,6 @@
 package dev.losskit.djl;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
@@ -9,6 +10,7 @@ import ai.djl.nn.Activation;
 import dev.losskit.core.DType;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -18,6 +20,17 @@ import java.util.Arrays;
  */
 final class EngineNative {
   private EngineNative() {}
+
+  /**
+   * {@return whether the labels' values are checked on the host} True on the CPU, where the labels can be read in
+   * place, so both paths reject the same labels with the same messages. False on any other device, where reading
+   * them back would stall the step: there, out-of-range class indices are left to libtorch's own kernel checks
+   * ({@code gather} and {@code take} refuse an index outside the class range, on a GPU as a device-side assertion),
+   * and float labels are not checked for being whole numbers (a fractional label is truncated toward zero).
+   */
+  static boolean hostChecks(Device labels) {
+    return Device.Type.CPU.equals(labels.getDeviceType());
+  }
 
   /** Cross-entropy (log-softmax first) or NLL (input used as given). */
   static NDArray classLoss(TorchLoss loss, NDArray pred, NDArray label, double[] weight, long ignoreIndex,
@@ -33,9 +46,13 @@ final class EngineNative {
     boolean probabilities = layout.probabilities();
     int[] torchInput = layout.torchInput();
     NDArray t = label;
+    // The labels' values are checked on the host, in Java, when they are there already: no engine op, no device
+    // synchronisation, and the core's own messages. Elsewhere (a GPU) they are not read back: see hostChecks.
+    boolean host = hostChecks(label.getDevice());
+    Tensor indices = null;
     if (!probabilities && lType.isFloating()) {
-      if (!label.eq(label.round()).all().getBoolean()) {
-        CoreBacked.wholeNumbers(label, lShape, name); // throws naming the first fractional label
+      if (host) {
+        indices = CoreBacked.wholeNumbers(label, lShape, name); // throws naming the first fractional label
       }
       lType = DType.INT64;
     }
@@ -65,14 +82,49 @@ final class EngineNative {
     if (probabilities) {
       result = probabilityLoss(logp, t.toType(pred.getDataType(), false), w, eps, core.reduction(), c);
     } else {
-      NDArray t64 = t.toType(DataType.INT64, false);
-      NDArray bad = t64.lt(0).logicalOr(t64.gte(c)).logicalAnd(t64.neq(ignoreIndex));
-      if (bad.any().getBoolean()) {
-        core.checkTargetValues(torchInput, Tensor.of(label.toType(DataType.INT64, false).toLongArray(), lShape));
+      if (host) {
+        if (indices == null) {
+          indices = Tensor.view(label.toByteBuffer(true).order(ByteOrder.nativeOrder()), layout.lType(), lShape);
+        }
+        core.checkTargetValues(torchInput, indices); // throws naming the first index out of range
       }
-      result = indexLoss(logp, t64, w, ignoreIndex, eps, core.reduction(), c);
+      NDArray t64 = t.toType(DataType.INT64, false);
+      if (host && w == null && eps == 0 && indices.numel() > 0 && !holds(indices, ignoreIndex)) {
+        result = plainIndexLoss(logp, t64, core.reduction());
+      } else {
+        result = indexLoss(logp, t64, w, ignoreIndex, eps, core.reduction(), c);
+      }
     }
     return unbatched && core.reduction() == Reduction.NONE ? result.reshape(new Shape()) : result;
+  }
+
+  /** {@return whether any of the class indices is {@code value}} */
+  private static boolean holds(Tensor indices, long value) {
+    for (int i = 0, n = indices.numel(); i < n; i++) {
+      if (indices.getLong(i) == value) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Class indices with no weight, no smoothing and no ignored position, which the host has checked: libtorch's
+   * {@code nll_loss} is then \( -\log p_{t} \) per position and its mean divides by N·d…, so the masks and the
+   * weight sum of {@link #indexLoss} are not needed. Four operations, as DJL's own loss takes.
+   */
+  private static NDArray plainIndexLoss(NDArray logp, NDArray t, Reduction reduction) {
+    NDArray picked = logp.gather(t.expandDims(1), 1).squeeze(1);
+    switch (reduction) {
+      case NONE:
+        return picked.neg();
+      case SUM:
+        return picked.sum().neg();
+      case MEAN:
+        return picked.mean().neg();
+      default:
+        throw new AssertionError(reduction);
+    }
   }
 
   /**

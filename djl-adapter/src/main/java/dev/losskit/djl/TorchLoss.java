@@ -73,7 +73,7 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
     NDArray label = labels.head();
     Execution path = execution;
     if (path == Execution.AUTO) {
-      path = pred.getDevice().isGpu() ? Execution.ENGINE : Execution.CORE;
+      path = auto(pred);
     }
     if (path == Execution.CORE) {
       NDArray result = CoreBacked.evaluate(this, pred, label);
@@ -82,6 +82,45 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
       }
     }
     return engine(pred, label);
+  }
+
+  /**
+   * Short rows on the CPU: below this many classes the core has no vector kernel (it costs it about 8 to 11 ns an
+   * element, with libtorch 2.7.1 well under 1 ns once its log-softmax vectorises).
+   */
+  static final int SHORT_ROWS = 64;
+  /** Fewer classes than this, on the last axis, and libtorch's log-softmax does not vectorise either. */
+  static final int ENGINE_VECTOR_ROWS = 16;
+  /** Below this many elements the engine path's fixed cost (about 60 µs more than the core's) dominates. */
+  static final long ENGINE_MIN_ELEMENTS = 8192;
+
+  /** {@return the path {@link Execution#AUTO} takes for these predictions} */
+  private Execution auto(NDArray pred) {
+    if (!ai.djl.Device.Type.CPU.equals(pred.getDevice().getDeviceType())) {
+      return Execution.ENGINE;
+    }
+    if (!hasClassAxis()) {
+      return Execution.CORE;
+    }
+    long[] shape = pred.getShape().getShape();
+    boolean channelsLast = classAxis == -1 && shape.length > 2;
+    long classes = shape.length == 1 ? shape[0] : channelsLast || classAxis == -1 ? shape[shape.length - 1] : shape[1];
+    return engineOnCpu(classes, pred.size(), channelsLast) ? Execution.ENGINE : Execution.CORE;
+  }
+
+  /**
+   * {@return whether {@link Execution#AUTO} takes the engine path on the CPU} Measured on two cores, libtorch 2.7.1
+   * (see the README): the engine wins where the core's rows are short (fewer than {@link #SHORT_ROWS} classes) and
+   * libtorch's are not (at least {@link #ENGINE_VECTOR_ROWS} classes, or channels-last, which the engine path
+   * transposes so that the log-softmax runs along a long axis), once there are enough elements to pay its fixed
+   * cost. Everywhere else the core-backed path is faster.
+   *
+   * @param classes the class count
+   * @param size the predictions' element count
+   * @param channelsLast whether the classes are on the last axis of a tensor of rank 3 or more
+   */
+  static boolean engineOnCpu(long classes, long size, boolean channelsLast) {
+    return classes < SHORT_ROWS && (classes >= ENGINE_VECTOR_ROWS || channelsLast) && size >= ENGINE_MIN_ELEMENTS;
   }
 
   /** The engine-native computation of this loss. */
