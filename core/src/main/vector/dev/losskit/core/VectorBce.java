@@ -11,7 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
  * BCE with logits over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
  * targets and upstream gradients are read as float lanes and widened to double lanes; \( e^{-|x|} \)
  * ({@link VectorMath#expNonPositiveFull}), \( \sigma(x) \), \( \operatorname{log1p} \)
- * ({@link VectorMath#log1pUnit(DoubleVector)}), the loss and the gradient's scale are double, in the order of
+ * ({@link VectorMath#log1pUnitAtanh(DoubleVector)}, below \( 2^{-51} \) relative like the reference's, with no
+ * range reduction; only the loss uses it), the loss and the gradient's scale are double, in the order of
  * {@link ReferenceBceWithLogits}, and each float result is rounded once: within 1 ulp of the exact value, even where
  * \( \sigma(x) - y \) cancels.
  *
@@ -131,7 +132,8 @@ final class VectorBce {
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
-      DoubleVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(DoubleVector.fromArray(D, ex, j)));
+      DoubleVector logSigmoid =
+          vx.min(zero).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
       DoubleVector logWeight = p == null ? one : DoubleVector.fromArray(D, p, po + j).sub(one).mul(vy).add(one);
       DoubleVector v = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
       if (w != null) {
@@ -155,7 +157,8 @@ final class VectorBce {
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
-      DoubleVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(DoubleVector.fromArray(D, ex, j)));
+      DoubleVector logSigmoid =
+          vx.min(zero).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
       DoubleVector v = one.sub(vy).mul(vx).sub(logSigmoid);
       if (loss != null) {
         v.intoArray(loss, lo + j);
