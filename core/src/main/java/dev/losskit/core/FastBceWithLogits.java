@@ -122,6 +122,7 @@ final class FastBceWithLogits {
       float[] row = sink != null ? new float[BLOCK] : null;
       java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
       double[] lanes = new double[VectorBce.scratchLanes()];
+      double[] ex = new double[BLOCK];
       for (int k = fromBlock; k < toBlock; k++) {
         int from = k * BLOCK;
         int len = Math.min(n, from + BLOCK) - from;
@@ -139,7 +140,7 @@ final class FastBceWithLogits {
             ys != null ? ys : target.floatArray(), ys != null ? 0 : target.offset() + from,
             w, w == null ? 0 : weight.offset(from), pw, pw == null ? 0 : posWeight.offset(from),
             ga, ga == null ? 0 : gs != null ? 0 : upstream.offset() + from, scale, len,
-            perElement, from, wantSum, !wantGrad ? null : row != null ? row : gradF, row != null ? 0 : from, lanes);
+            perElement, from, wantSum, !wantGrad ? null : row != null ? row : gradF, row != null ? 0 : from, lanes, ex);
         if (out != null) {
           out.put(from, row, 0, len);
         }

@@ -11,7 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
  * BCE with logits over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
  * targets and upstream gradients are read as float lanes and widened to double lanes; \( e^{-|x|} \)
  * ({@link VectorMath#expNonPositiveFull}), \( \sigma(x) \), \( \operatorname{log1p} \)
- * ({@link VectorMath#log1pUnit(DoubleVector)}), the loss and the gradient's scale are double, in the order of
+ * ({@link VectorMath#log1pUnitAtanh(DoubleVector)}, below \( 2^{-51} \) relative like the reference's, with no
+ * range reduction; only the loss uses it), the loss and the gradient's scale are double, in the order of
  * {@link ReferenceBceWithLogits}, and each float result is rounded once: within 1 ulp of the exact value, even where
  * \( \sigma(x) - y \) cancels.
  *
@@ -42,28 +43,43 @@ final class VectorBce {
    * upstream gradient {@code g[go + j]} (null: the scalar {@code scale}, which for {@code mean} already holds the
    * division by the element count).
    *
+   * <p>The work is split into loops of their own, each a small method: the gradient (which also keeps
+   * \( e^{-|x|} \) in {@code ex} when the loss is wanted), or \( e^{-|x|} \) alone, then the loss from {@code ex}.
+   * One loop that does everything inlines so many vector nodes that C2 stops inlining
+   * ({@code NodeCountInliningCutoff}) and boxes vectors; the split loops compile fully and run about twice as fast.
+   * Passing \( e^{-|x|} \) through a double array changes no bit.
+   *
    * @param loss where each element's loss goes ({@code reduction=none}), or null
    * @param wantSum whether to compute the block's loss sum (else 0 is returned)
    * @param grad where the gradient goes, from {@code grad[gro]}, or null for none
    * @param lanes scratch of {@link #scratchLanes()} doubles
+   * @param ex scratch of at least {@code len} doubles
    * @return the block's loss sum: the vector part's lanes in lane order, then the tail in order
    */
   static double block(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po, float[] g,
       int go, double scale, int len, double[] loss, int lo, boolean wantSum, float[] grad, int gro,
-      double[] lanes) {
+      double[] lanes, double[] ex) {
     int bound = D.loopBound(len);
+    boolean wantLoss = loss != null || wantSum;
     double sum = 0;
-    if ((loss != null || wantSum) && grad != null) {
-      sum = fusedLoop(x, xo, y, yo, w, wo, p, po, g, go, scale, bound, loss, lo, grad, gro, lanes);
-    } else if (loss != null || wantSum) {
-      sum = lossLoop(x, xo, y, yo, w, wo, p, po, bound, loss, lo, lanes);
-    } else if (grad != null) {
-      gradLoop(x, xo, y, yo, w, wo, p, po, g, go, scale, bound, grad, gro);
+    if (grad != null) {
+      double[] keep = wantLoss ? ex : null;
+      if (p == null && w == null && g == null) {
+        gradPlain(x, xo, y, yo, scale, bound, grad, gro, keep);
+      } else {
+        gradLoop(x, xo, y, yo, w, wo, p, po, g, go, scale, bound, grad, gro, keep);
+      }
+    } else if (wantLoss) {
+      expLoop(x, xo, bound, ex);
+    }
+    if (wantLoss) {
+      sum = p == null && w == null ? lossPlain(x, xo, y, yo, bound, ex, loss, lo, lanes)
+          : lossLoop(x, xo, y, yo, w, wo, p, po, bound, ex, loss, lo, lanes);
     }
     for (int j = bound; j < len; j++) {
       double xv = x[xo + j];
       double yv = y[yo + j];
-      if (loss != null || wantSum) {
+      if (wantLoss) {
         double logSigmoid = Math.min(xv, 0) - Math.log1p(Math.exp(-Math.abs(xv)));
         double logWeight = p == null ? 1 : (p[po + j] - 1) * yv + 1;
         double l = (1 - yv) * xv - logWeight * logSigmoid;
@@ -93,14 +109,22 @@ final class VectorBce {
     return sum;
   }
 
+  /** \( e^{-|x|} \) of elements {@code [0, bound)} into {@code ex}. */
+  private static void expLoop(float[] x, int xo, int bound, double[] ex) {
+    for (int j = 0; j < bound; j += D.length()) {
+      VectorMath.expNonPositiveFull(widen(x, xo + j).abs().neg()).intoArray(ex, j);
+    }
+  }
+
   /**
    * The loss of elements {@code [0, bound)}: \( ((1-y)\,x - (1 + (p-1)\,y)\,\log\sigma(x))\,w \) with
-   * \( \log\sigma(x) = \min(x, 0) - \operatorname{log1p}(e^{-|x|}) \); into {@code loss} when not null.
+   * \( \log\sigma(x) = \min(x, 0) - \operatorname{log1p}(e^{-|x|}) \), \( e^{-|x|} \) read from {@code ex}; into
+   * {@code loss} when not null.
    *
    * @return their sum, lanes in lane order
    */
   private static double lossLoop(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
-      int bound, double[] loss, int lo, double[] lanes) {
+      int bound, double[] ex, double[] loss, int lo, double[] lanes) {
     int l = D.length();
     DoubleVector one = DoubleVector.broadcast(D, 1.0);
     DoubleVector zero = DoubleVector.zero(D);
@@ -108,8 +132,8 @@ final class VectorBce {
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
-      DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
-      DoubleVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(e));
+      DoubleVector logSigmoid =
+          vx.min(zero).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
       DoubleVector logWeight = p == null ? one : DoubleVector.fromArray(D, p, po + j).sub(one).mul(vy).add(one);
       DoubleVector v = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
       if (w != null) {
@@ -123,13 +147,34 @@ final class VectorBce {
     return VectorMath.sumLanes(acc, lanes);
   }
 
+  /** {@link #lossLoop} without weights or positive weights: the same bits, \( 1 \cdot \log\sigma \) being exact. */
+  private static double lossPlain(float[] x, int xo, float[] y, int yo, int bound, double[] ex, double[] loss,
+      int lo, double[] lanes) {
+    int l = D.length();
+    DoubleVector one = DoubleVector.broadcast(D, 1.0);
+    DoubleVector zero = DoubleVector.zero(D);
+    DoubleVector acc = zero;
+    for (int j = 0; j < bound; j += l) {
+      DoubleVector vx = widen(x, xo + j);
+      DoubleVector vy = widen(y, yo + j);
+      DoubleVector logSigmoid =
+          vx.min(zero).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
+      DoubleVector v = one.sub(vy).mul(vx).sub(logSigmoid);
+      if (loss != null) {
+        v.intoArray(loss, lo + j);
+      }
+      acc = acc.add(v);
+    }
+    return VectorMath.sumLanes(acc, lanes);
+  }
+
   /**
    * The gradient of elements {@code [0, bound)}: \( ((p y + 1 - y)\,\sigma(x) - p y)\,w\,g \), or
    * \( (\sigma(x) - y)\,w\,g \) without {@code p}, with \( \sigma(x) = 1/(1 + e^{-|x|}) \) for \( x \ge 0 \) and
-   * \( e^{-|x|}/(1 + e^{-|x|}) \) below.
+   * \( e^{-|x|}/(1 + e^{-|x|}) \) below; \( e^{-|x|} \) into {@code ex} when not null.
    */
   private static void gradLoop(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
-      float[] g, int go, double scale, int bound, float[] grad, int gro) {
+      float[] g, int go, double scale, int bound, float[] grad, int gro, double[] ex) {
     int l = D.length();
     DoubleVector one = DoubleVector.broadcast(D, 1.0);
     DoubleVector vs = DoubleVector.broadcast(D, scale);
@@ -137,6 +182,9 @@ final class VectorBce {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
       DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
+      if (ex != null) {
+        e.intoArray(ex, j);
+      }
       VectorMask<Double> negative = vx.compare(VectorOperators.LT, 0.0);
       DoubleVector sigmoid = one.blend(e, negative).div(one.add(e));
       DoubleVector d;
@@ -154,45 +202,21 @@ final class VectorBce {
     }
   }
 
-  /** {@link #lossLoop} and {@link #gradLoop} in one pass, sharing the loads and \( e^{-|x|} \). */
-  private static double fusedLoop(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
-      float[] g, int go, double scale, int bound, double[] loss, int lo, float[] grad, int gro, double[] lanes) {
+  /** {@link #gradLoop} without weights, positive weights or upstream gradient array. */
+  private static void gradPlain(float[] x, int xo, float[] y, int yo, double scale, int bound, float[] grad,
+      int gro, double[] ex) {
     int l = D.length();
     DoubleVector one = DoubleVector.broadcast(D, 1.0);
-    DoubleVector zero = DoubleVector.zero(D);
     DoubleVector vs = DoubleVector.broadcast(D, scale);
-    DoubleVector acc = zero;
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
-      DoubleVector vy = widen(y, yo + j);
       DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
-      DoubleVector logSigmoid = vx.min(zero).sub(VectorMath.log1pUnit(e));
-      DoubleVector vp = p == null ? null : DoubleVector.fromArray(D, p, po + j);
-      DoubleVector logWeight = p == null ? one : vp.sub(one).mul(vy).add(one);
-      DoubleVector v = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
-      DoubleVector vw = w == null ? null : DoubleVector.fromArray(D, w, wo + j);
-      if (w != null) {
-        v = v.mul(vw);
+      if (ex != null) {
+        e.intoArray(ex, j);
       }
-      if (loss != null) {
-        v.intoArray(loss, lo + j);
-      }
-      acc = acc.add(v);
       VectorMask<Double> negative = vx.compare(VectorOperators.LT, 0.0);
-      DoubleVector sigmoid = one.blend(e, negative).div(one.add(e));
-      DoubleVector d;
-      if (p != null) {
-        DoubleVector py = vp.mul(vy);
-        d = py.add(one).sub(vy).mul(sigmoid).sub(py);
-      } else {
-        d = sigmoid.sub(vy);
-      }
-      if (w != null) {
-        d = d.mul(vw);
-      }
-      d = d.mul(g == null ? vs : widen(g, go + j));
+      DoubleVector d = one.blend(e, negative).div(one.add(e)).sub(widen(y, yo + j)).mul(vs);
       ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(grad, gro + j);
     }
-    return VectorMath.sumLanes(acc, lanes);
   }
 }

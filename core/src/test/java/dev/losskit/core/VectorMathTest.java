@@ -220,4 +220,34 @@ class VectorMathTest {
     assertTrue(worst < 0x1p-50, "worst relative error " + worst);
     assertEquals(0.0, out[n]);
   }
+
+  @Test
+  void atanhLog1pIsWithinAFewDoubleUlpsOnTheUnitInterval() {
+    assumeTrue(VectorSupport.AVAILABLE, "the Vector API is not present");
+    VectorSpecies<Double> d = DoubleVector.SPECIES_PREFERRED;
+    int n = 1 << 20;
+    double[] e = new double[n + 16];
+    Random random = new Random(4);
+    for (int i = 0; i < n; i++) {
+      e[i] = i % 2 == 0 ? (double) i / (n - 1) : Math.pow(10, -300.0 * random.nextDouble());
+    }
+    double[] values = {0.0, 1.0, Double.NaN, 0.5, Math.nextDown(1.0), 0x1p-53, 0x1p-52, 1e-310, Double.MIN_VALUE};
+    System.arraycopy(values, 0, e, n, values.length);
+    double[] out = new double[e.length];
+    for (int i = 0; i < e.length; i += d.length()) {
+      VectorMath.log1pUnitAtanh(DoubleVector.fromArray(d, e, i)).intoArray(out, i);
+    }
+    double worst = 0;
+    for (int i = 0; i < e.length; i++) {
+      if (Double.isNaN(e[i])) {
+        assertTrue(Double.isNaN(out[i]));
+        continue;
+      }
+      double exact = StrictMath.log1p(e[i]);
+      worst = Math.max(worst, exact == 0 ? Math.abs(out[i]) : Math.abs(out[i] - exact) / exact);
+    }
+    assertTrue(worst < 0x1p-50, "worst relative error " + worst);
+    assertEquals(0.0, out[n]);
+    assertEquals(Double.MIN_VALUE, out[n + 8]);
+  }
 }
