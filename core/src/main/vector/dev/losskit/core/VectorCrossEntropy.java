@@ -43,14 +43,6 @@ final class VectorCrossEntropy {
     return SF.length();
   }
 
-  private static DoubleVector loadAsDoubles(float[] a, int i) {
-    return (DoubleVector) FloatVector.fromArray(SH, a, i).convertShape(VectorOperators.F2D, SD, 0);
-  }
-
-  private static void storeAsFloats(DoubleVector v, float[] a, int i) {
-    ((FloatVector) v.convertShape(VectorOperators.D2F, SH, 0)).intoArray(a, i);
-  }
-
   private static final double LOG2E = 1.4426950408889634;
   /** fdlibm's split of ln 2: the high part has 32 significant bits, so {@code n·LN2_HI} is exact. */
   private static final double LN2_HI = 6.93147180369123816490e-01;
@@ -65,59 +57,21 @@ final class VectorCrossEntropy {
    */
   private static final double EXP_MIN = -700;
 
-  /**
-   * \( e^x \) for lanes \( x \le 0 \) (NaN propagates), relative error below \( 2^{-28} \): \( x = n \ln 2 + r \),
-   * \( |r| \le \tfrac12 \ln 2 \), and \( e^r \approx 1 + r + r^2 q(r) \) with \( q \) of degree 4, near-minimax
-   * (Lawson's algorithm; \( 2^{-28.3} \) on the interval). The single-constant reduction errs by at most
-   * \( 700 \cdot 2^{-53} \) in \( r \).
-   */
-  static DoubleVector expFast(DoubleVector x) {
-    VectorSpecies<Double> s = x.species();
-    DoubleVector xc = x.max(EXP_MIN);
-    DoubleVector t = xc.fma(DoubleVector.broadcast(s, LOG2E), DoubleVector.broadcast(s, ROUND));
-    DoubleVector n = t.sub(ROUND);
-    DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2), xc);
-    DoubleVector q = DoubleVector.broadcast(s, 0.0013814611001065158);
-    q = q.fma(r, DoubleVector.broadcast(s, 0.00836871003530827));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.041668387408547));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.16666520687563108));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.49999993451472624));
-    DoubleVector er = q.mul(r).fma(r, r).add(1.0);
-    return er.mul(pow2(t));
-  }
-
-  /**
-   * \( e^x \) for lanes \( x \le 0 \) (NaN propagates), relative error below \( 2^{-45} \): as {@link #expFast} with
-   * fdlibm's two-part \( \ln 2 \) and \( q \) of degree 7 (\( 2^{-45.8} \) on the interval).
-   */
-  static DoubleVector expAccurate(DoubleVector x) {
-    VectorSpecies<Double> s = x.species();
-    DoubleVector xc = x.max(EXP_MIN);
-    DoubleVector t = xc.fma(DoubleVector.broadcast(s, LOG2E), DoubleVector.broadcast(s, ROUND));
-    DoubleVector n = t.sub(ROUND);
-    DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI), xc);
-    r = n.fma(DoubleVector.broadcast(s, -LN2_LO), r);
-    DoubleVector q = DoubleVector.broadcast(s, 2.749308719602386e-06);
-    q = q.fma(r, DoubleVector.broadcast(s, 2.48807951020151e-05));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.00019841538962672454));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.0013888811173253205));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.008333333095244361));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.0416666669620825));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.1666666666726472));
-    q = q.fma(r, DoubleVector.broadcast(s, 0.49999999999664546));
-    DoubleVector er = q.mul(r).fma(r, r).add(1.0);
-    return er.mul(pow2(t));
-  }
-
-  /** \( 2^n \) from {@code t = n + ROUND}, for \( n \) in [-1010, 0]: n + 1023 in the exponent field. */
-  private static DoubleVector pow2(DoubleVector t) {
-    LongVector bits = t.reinterpretAsLongs();
-    return bits.sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
-  }
-
-  private static DoubleVector exp(DoubleVector x, boolean accurate) {
-    return accurate ? expAccurate(x) : expFast(x);
-  }
+  // q(r), near-minimax for (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (Lawson's algorithm): e^r to 2^-45.8.
+  private static final double Q0 = 0.49999999999664546;
+  private static final double Q1 = 0.1666666666726472;
+  private static final double Q2 = 0.0416666669620825;
+  private static final double Q3 = 0.008333333095244361;
+  private static final double Q4 = 0.0013888811173253205;
+  private static final double Q5 = 0.00019841538962672454;
+  private static final double Q6 = 2.48807951020151e-05;
+  private static final double Q7 = 2.749308719602386e-06;
+  // The same of degree 4, e^r to 2^-28.3: enough without smoothing, where nothing cancels.
+  private static final double F0 = 0.49999993451472624;
+  private static final double F1 = 0.16666520687563108;
+  private static final double F2 = 0.041668387408547;
+  private static final double F3 = 0.00836871003530827;
+  private static final double F4 = 0.0013814611001065158;
 
   /** The scalar counterpart for tails: {@link Math#exp}, reproducible in every tier. */
   private static double exp(double x) {
@@ -229,8 +183,32 @@ final class VectorCrossEntropy {
     DoubleVector vshift = DoubleVector.zero(SD);
     double et = 0;
     for (int i = 0; i < dbound; i += dl) {
-      DoubleVector shifted = loadAsDoubles(a, off + i).sub(vm);
-      DoubleVector v = exp(shifted, accurate);
+      DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, off + i)
+          .convertShape(VectorOperators.F2D, SD, 0)).sub(vm);
+      // e = exp(shifted), written out here (see the class comment): shifted = n ln2 + r, e^r = 1 + r + r^2 q(r),
+      // q by Estrin's scheme: the loop is bound by the latency of this chain, not by the operations.
+      DoubleVector xc = shifted.max(EXP_MIN);
+      DoubleVector t = xc.fma(LOG2E, ROUND);
+      DoubleVector nv = t.sub(ROUND);
+      DoubleVector r = accurate
+          ? nv.fma(DoubleVector.broadcast(SD, -LN2_HI), xc).add(nv.mul(DoubleVector.broadcast(SD, -LN2_LO)))
+          : nv.fma(DoubleVector.broadcast(SD, -LN2), xc);
+      DoubleVector r2 = r.mul(r);
+      DoubleVector q;
+      if (accurate) {
+        DoubleVector r4 = r2.mul(r2);
+        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, Q1), DoubleVector.broadcast(SD, Q0));
+        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, Q3), DoubleVector.broadcast(SD, Q2));
+        DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, Q5), DoubleVector.broadcast(SD, Q4));
+        DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, Q7), DoubleVector.broadcast(SD, Q6));
+        q = q23.fma(r2, q01).add(q67.fma(r2, q45).mul(r4));
+      } else {
+        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, F1), DoubleVector.broadcast(SD, F0));
+        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, F3), DoubleVector.broadcast(SD, F2));
+        q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
+      }
+      DoubleVector v = q.fma(r2, r.add(1.0))
+          .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles());
       if (e != null) {
         v.intoArray(e, i);
       }
@@ -282,7 +260,7 @@ final class VectorCrossEntropy {
       if (spreading) {
         v = w == null ? v.add(vspread) : DoubleVector.fromArray(SD, w, i).fma(vspread, v);
       }
-      storeAsFloats(v, grad, ga + i);
+      ((FloatVector) v.convertShape(VectorOperators.D2F, SH, 0)).intoArray(grad, ga + i);
     }
     for (int i = dbound; i < n; i++) {
       double v = e[i] * scale;
@@ -430,7 +408,7 @@ final class VectorCrossEntropy {
         if (smoothing) {
           v = DoubleVector.fromArray(SD, sc.negSpread, j).fma(DoubleVector.broadcast(SD, wc), v);
         }
-        storeAsFloats(v, out, o + j);
+        ((FloatVector) v.convertShape(VectorOperators.D2F, SH, 0)).intoArray(out, o + j);
       }
     }
     for (int j = 0; j < len; j++) {
@@ -457,8 +435,33 @@ final class VectorCrossEntropy {
     int dl = SD.length();
     double cd = c;
     for (int j = 0; j < len; j += dl) {
-      DoubleVector shifted = loadAsDoubles(a, row + j).sub(loadAsDoubles(mx, j));
-      DoubleVector v = exp(shifted, accurate);
+      DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, row + j)
+          .convertShape(VectorOperators.F2D, SD, 0))
+          .sub((DoubleVector) FloatVector.fromArray(SH, mx, j).convertShape(VectorOperators.F2D, SD, 0));
+      // e = exp(shifted), written out here (see the class comment): shifted = n ln2 + r, e^r = 1 + r + r^2 q(r),
+      // q by Estrin's scheme: the loop is bound by the latency of this chain, not by the operations.
+      DoubleVector xc = shifted.max(EXP_MIN);
+      DoubleVector t = xc.fma(LOG2E, ROUND);
+      DoubleVector nv = t.sub(ROUND);
+      DoubleVector r = accurate
+          ? nv.fma(DoubleVector.broadcast(SD, -LN2_HI), xc).add(nv.mul(DoubleVector.broadcast(SD, -LN2_LO)))
+          : nv.fma(DoubleVector.broadcast(SD, -LN2), xc);
+      DoubleVector r2 = r.mul(r);
+      DoubleVector q;
+      if (accurate) {
+        DoubleVector r4 = r2.mul(r2);
+        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, Q1), DoubleVector.broadcast(SD, Q0));
+        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, Q3), DoubleVector.broadcast(SD, Q2));
+        DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, Q5), DoubleVector.broadcast(SD, Q4));
+        DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, Q7), DoubleVector.broadcast(SD, Q6));
+        q = q23.fma(r2, q01).add(q67.fma(r2, q45).mul(r4));
+      } else {
+        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, F1), DoubleVector.broadcast(SD, F0));
+        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, F3), DoubleVector.broadcast(SD, F2));
+        q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
+      }
+      DoubleVector v = q.fma(r2, r.add(1.0))
+          .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles());
       v.intoArray(e, eo + j);
       VectorMask<Double> isTarget = DoubleVector.fromArray(SD, targetLane, j).compare(VectorOperators.EQ, cd);
       DoubleVector.fromArray(SD, others, j).add(v.blend(0.0, isTarget)).intoArray(others, j);
