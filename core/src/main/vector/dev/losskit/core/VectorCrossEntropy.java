@@ -111,18 +111,19 @@ final class VectorCrossEntropy {
     int n = classes;
     float max = maxPass(a, off, n);
     boolean smoothing = eps > 0 && target >= 0;
-    expPass(a, off, n, max, grad == null ? null : eScratch, target, smoothing, w, eps > 0, laneScratch, stats);
-    double others = stats[0];
-    double et = stats[1];
+    // The first maximum, e = 1 exactly, is summed apart: S = 1 + R, and log S = log1p(R) keeps its relative
+    // accuracy when the maximum dominates the row (a NaN or infinite maximum makes the row NaN either way).
+    int am = Float.isFinite(max) ? firstIndexOf(a, off, n, max) : -1;
+    expPass(a, off, n, max, grad == null ? null : eScratch, am, smoothing, w, eps > 0, laneScratch, stats);
+    double rest = stats[0];
     double shiftSum = stats[2];
-    double sum = others + et;
-    double logSum = Math.log(sum);
+    double sum = am >= 0 ? 1 + rest : rest;
+    double logSum = am >= 0 ? Math.log1p(rest) : Math.log(sum);
     double wt = target < 0 ? 0 : w == null ? 1 : w[target];
+    double xt = target < 0 ? 0 : (double) a[off + target] - max;
     if (target >= 0) {
-      double xt = (double) a[off + target] - max;
-      // -log p_t = log S - (x_t - m): both terms are at least 0, and log S cancels (S near 1) only when the target
-      // is the maximum (e_t = 1): then it is log1p(O), to full accuracy.
-      nll[pos] = (xt == 0 ? Math.log1p(others) : logSum - xt) * wt;
+      // -log p_t = log S - (x_t - m): two terms of which neither is negative.
+      nll[pos] = (logSum - xt) * wt;
       if (smoothing) {
         // -sum_c w_c log p_c = -sum_c w_c (x_c - m) + log(S) * sum_c w_c
         smooth[pos] = -(shiftSum - logSum * weightTotal);
@@ -135,8 +136,29 @@ final class VectorCrossEntropy {
     double spread = g * (eps / classes);
     scalePass(eScratch, n, k / sum, spread, w, grad, ga);
     if (target >= 0) {
+      double et = eScratch[target];
+      // O = S - e_t, which is R when the target is a maximum (e_t = 1).
+      double others = xt == 0 && am >= 0 ? rest : sum - et;
       grad[ga + target] = (float) targetGrad(g, wt, eps, spread, weightTotal, others, et, sum);
     }
+  }
+
+  /** {@return the first index of {@code value} in {@code a[off, off + n)}, or -1} */
+  private static int firstIndexOf(float[] a, int off, int n, float value) {
+    int lanes = SF.length();
+    int bound = SF.loopBound(n);
+    for (int i = 0; i < bound; i += lanes) {
+      VectorMask<Float> hit = FloatVector.fromArray(SF, a, off + i).compare(VectorOperators.EQ, value);
+      if (hit.anyTrue()) {
+        return i + hit.firstTrue();
+      }
+    }
+    for (int i = bound; i < n; i++) {
+      if (a[off + i] == value) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -169,15 +191,15 @@ final class VectorCrossEntropy {
   /**
    * Pass 2 of a row, in its own small method so that the JIT compiles the loop with the exponential inlined (in a
    * large method an OSR compilation may leave it out of line, and every vector that crosses the call is boxed).
-   * Writes \( O = \sum_{c \ne t} e_c \), \( e_t \) and \( \sum_c w_c (x_c - m) \) (when {@code shift}) into
+   * Writes \( \sum_{c \ne x} e_c \) (x = {@code exclude}), \( e_x \) and \( \sum_c w_c (x_c - m) \) (when {@code shift}) into
    * {@code stats}; stores each \( e_c \) into {@code e} unless it is null.
    */
-  private static void expPass(float[] a, int off, int n, float max, double[] e, int target, boolean shift,
+  private static void expPass(float[] a, int off, int n, float max, double[] e, int exclude, boolean shift,
       double[] w, boolean accurate, double[] laneScratch, double[] stats) {
     int dl = SD.length();
     int dbound = SD.loopBound(n);
-    // The vector holding the target, summed without it (none when the target is ignored or in the tail).
-    int tv = target >= 0 && target < dbound ? target - target % dl : -1;
+    // The vector holding the excluded element, summed without it (none when it is -1 or in the tail).
+    int tv = exclude >= 0 && exclude < dbound ? exclude - exclude % dl : -1;
     DoubleVector vm = DoubleVector.broadcast(SD, (double) max);
     DoubleVector vsum = DoubleVector.zero(SD);
     DoubleVector vshift = DoubleVector.zero(SD);
@@ -216,8 +238,8 @@ final class VectorCrossEntropy {
         // Through memory: lane(i) and withLane(i) with a variable index are not intrinsics on every JDK, and a
         // vector that leaves the intrinsics is boxed.
         v.intoArray(laneScratch, 0);
-        et = laneScratch[target - i];
-        laneScratch[target - i] = 0;
+        et = laneScratch[exclude - i];
+        laneScratch[exclude - i] = 0;
         vsum = vsum.add(DoubleVector.fromArray(SD, laneScratch, 0));
       } else {
         vsum = vsum.add(v);
@@ -234,7 +256,7 @@ final class VectorCrossEntropy {
       if (e != null) {
         e[i] = v;
       }
-      if (i == target) {
+      if (i == exclude) {
         et = v;
       } else {
         others += v;
@@ -280,12 +302,12 @@ final class VectorCrossEntropy {
     final float[] row;
     final float[] max;
     final double[] e;
-    final double[] others;
+    final double[] rest;
+    final double[] ties;
     final double[] shift;
     final double[] scale;
     final double[] negSpread;
     final double[] targetGrad;
-    final double[] targetLane;
     final float[] grad;
 
     KdimScratch(int classes, int block, boolean bufferInput, boolean sink) {
@@ -293,12 +315,12 @@ final class VectorCrossEntropy {
       row = bufferInput ? new float[block] : null;
       max = new float[block];
       e = new double[classes * block];
-      others = new double[block];
+      rest = new double[block];
+      ties = new double[block];
       shift = new double[block];
       scale = new double[block];
       negSpread = new double[block];
       targetGrad = new double[block];
-      targetLane = new double[block];
       grad = sink ? new float[classes * block] : null;
     }
   }
@@ -351,37 +373,31 @@ final class VectorCrossEntropy {
       }
     }
 
-    // Pass 2: e_c, O (the sum without the target) and the shift sum, per position.
-    double[] tl = sc.targetLane;
-    for (int j = 0; j < len; j++) {
-      tl[j] = target[p0 + j];
-    }
-    java.util.Arrays.fill(sc.others, 0, len, 0.0);
-    if (smoothing) {
-      java.util.Arrays.fill(sc.shift, 0, len, 0.0);
-    }
-    for (int c = 0; c < classes; c++) {
-      kdimExpRow(a, off + c * rowStride, mx, len, c, w == null ? 1 : w[c], tl, sc.e, c * len,
-          sc.others, smoothing ? sc.shift : null, smoothing);
-    }
+    // Pass 2: e_c; per position R (the sum without the maxima, whose e is 1), their count, and the shift sum.
+    kdimExp(a, off, rowStride, mx, len, classes, w, sc.e, sc.rest, sc.ties, smoothing ? sc.shift : null,
+        smoothing);
 
     // Per position: the loss, the scale, and the target's gradient element.
     for (int j = 0; j < len; j++) {
       int pos = p0 + j;
       int t = target[pos];
       double m = mx[j];
-      double others = sc.others[j];
-      double et = t >= 0 ? sc.e[t * len + j] : 0;
-      double sum = others + et;
-      double logSum = Math.log(sum);
+      double rest = sc.rest[j];
+      // S = ties + R; log S = log1p(ties - 1 + R) keeps its relative accuracy when the maximum dominates. A NaN or
+      // infinite maximum leaves no ties and R NaN: the position is NaN, as in the reference.
+      double sum = sc.ties[j] + rest;
+      double beyondOne = sc.ties[j] - 1 + rest;
+      double logSum = Math.log1p(beyondOne);
       double wt = t < 0 ? 0 : w == null ? 1 : w[t];
+      double xt = t < 0 ? 0 : (double) a[off + t * rowStride + j] - m;
       if (t >= 0) {
-        double xt = (double) a[off + t * rowStride + j] - m;
-        nll[pos] = (xt == 0 ? Math.log1p(others) : logSum - xt) * wt;
+        nll[pos] = (logSum - xt) * wt;
         if (smoothing) {
           smooth[pos] = -(sc.shift[j] - logSum * weightTotal);
         }
       }
+      double et = t >= 0 ? sc.e[t * len + j] : 0;
+      double others = xt == 0 ? beyondOne : sum - et;
       if (wantGrad) {
         double g = upstream[pos];
         double k = g * ((1 - eps) * wt + (eps / classes) * weightTotal);
@@ -426,47 +442,60 @@ final class VectorCrossEntropy {
   }
 
   /**
-   * Pass 2 of one class row of a K-dim block, in its own small method so that the exponential is inlined: stores
-   * \( e_c \) at {@code e[eo + j]}, adds it to {@code others} where the position's target
-   * is not this class, and \( w_c (x_c - m) \) to {@code shift} when smoothing.
+   * Pass 2 of a K-dim block, in its own method so that the exponential is inlined, for {@link #SD}-lane chunks of
+   * positions: stores \( e_c \) at {@code e[c·len + j]} and accumulates in registers over the classes, per
+   * position, \( R \) (the sum of \( e_c \) where \( x_c \ne m \)), the number of classes where \( x_c = m \)
+   * ({@code ties}) and, when {@code shift} is not null, \( \sum_c w_c (x_c - m) \).
    */
-  private static void kdimExpRow(float[] a, int row, float[] mx, int len, int c, double wc, double[] targetLane,
-      double[] e, int eo, double[] others, double[] shift, boolean accurate) {
+  private static void kdimExp(float[] a, int off, int rowStride, float[] mx, int len, int classes, double[] w,
+      double[] e, double[] rest, double[] ties, double[] shift, boolean accurate) {
     int dl = SD.length();
-    double cd = c;
+    DoubleVector zero = DoubleVector.zero(SD);
+    DoubleVector one = DoubleVector.broadcast(SD, 1.0);
     for (int j = 0; j < len; j += dl) {
-      DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, row + j)
-          .convertShape(VectorOperators.F2D, SD, 0))
-          .sub((DoubleVector) FloatVector.fromArray(SH, mx, j).convertShape(VectorOperators.F2D, SD, 0));
-      // e = exp(shifted), written out here (see the class comment): shifted = n ln2 + r, e^r = 1 + r + r^2 q(r),
-      // q by Estrin's scheme: the loop is bound by the latency of this chain, not by the operations.
-      DoubleVector xc = shifted.max(EXP_MIN);
-      DoubleVector t = xc.fma(LOG2E, ROUND);
-      DoubleVector nv = t.sub(ROUND);
-      DoubleVector r = accurate
-          ? nv.fma(DoubleVector.broadcast(SD, -LN2_HI), xc).add(nv.mul(DoubleVector.broadcast(SD, -LN2_LO)))
-          : nv.fma(DoubleVector.broadcast(SD, -LN2), xc);
-      DoubleVector r2 = r.mul(r);
-      DoubleVector q;
-      if (accurate) {
-        DoubleVector r4 = r2.mul(r2);
-        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, Q1), DoubleVector.broadcast(SD, Q0));
-        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, Q3), DoubleVector.broadcast(SD, Q2));
-        DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, Q5), DoubleVector.broadcast(SD, Q4));
-        DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, Q7), DoubleVector.broadcast(SD, Q6));
-        q = q23.fma(r2, q01).add(q67.fma(r2, q45).mul(r4));
-      } else {
-        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, F1), DoubleVector.broadcast(SD, F0));
-        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, F3), DoubleVector.broadcast(SD, F2));
-        q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
+      DoubleVector vm = (DoubleVector) FloatVector.fromArray(SH, mx, j).convertShape(VectorOperators.F2D, SD, 0);
+      DoubleVector vrest = zero;
+      DoubleVector vties = zero;
+      DoubleVector vshift = zero;
+      for (int c = 0; c < classes; c++) {
+        DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, off + c * rowStride + j)
+            .convertShape(VectorOperators.F2D, SD, 0)).sub(vm);
+        // e = exp(shifted), written out here (see the class comment): shifted = n ln2 + r, e^r = 1 + r + r^2 q(r),
+        // q by Estrin's scheme: the loop is bound by the latency of this chain, not by the operations.
+        DoubleVector xc = shifted.max(EXP_MIN);
+        DoubleVector t = xc.fma(LOG2E, ROUND);
+        DoubleVector nv = t.sub(ROUND);
+        DoubleVector r = accurate
+            ? nv.fma(DoubleVector.broadcast(SD, -LN2_HI), xc).add(nv.mul(DoubleVector.broadcast(SD, -LN2_LO)))
+            : nv.fma(DoubleVector.broadcast(SD, -LN2), xc);
+        DoubleVector r2 = r.mul(r);
+        DoubleVector q;
+        if (accurate) {
+          DoubleVector r4 = r2.mul(r2);
+          DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, Q1), DoubleVector.broadcast(SD, Q0));
+          DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, Q3), DoubleVector.broadcast(SD, Q2));
+          DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, Q5), DoubleVector.broadcast(SD, Q4));
+          DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, Q7), DoubleVector.broadcast(SD, Q6));
+          q = q23.fma(r2, q01).add(q67.fma(r2, q45).mul(r4));
+        } else {
+          DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, F1), DoubleVector.broadcast(SD, F0));
+          DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, F3), DoubleVector.broadcast(SD, F2));
+          q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
+        }
+        DoubleVector v = q.fma(r2, r.add(1.0))
+            .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles());
+        v.intoArray(e, c * len + j);
+        VectorMask<Double> isMax = shifted.compare(VectorOperators.EQ, 0.0);
+        vrest = vrest.add(v.blend(zero, isMax));
+        vties = vties.add(zero.blend(one, isMax));
+        if (shift != null) {
+          vshift = shifted.fma(DoubleVector.broadcast(SD, w == null ? 1 : w[c]), vshift);
+        }
       }
-      DoubleVector v = q.fma(r2, r.add(1.0))
-          .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles());
-      v.intoArray(e, eo + j);
-      VectorMask<Double> isTarget = DoubleVector.fromArray(SD, targetLane, j).compare(VectorOperators.EQ, cd);
-      DoubleVector.fromArray(SD, others, j).add(v.blend(0.0, isTarget)).intoArray(others, j);
+      vrest.intoArray(rest, j);
+      vties.intoArray(ties, j);
       if (shift != null) {
-        shifted.fma(DoubleVector.broadcast(SD, wc), DoubleVector.fromArray(SD, shift, j)).intoArray(shift, j);
+        vshift.intoArray(shift, j);
       }
     }
   }
