@@ -3,17 +3,18 @@ package dev.losskit.core;
 /**
  * The fused cross-entropy kernels, for every layout: rows whose classes are contiguous ({@code (C)} and
  * {@code (N, C)}) and the K-dim layout {@code (N, C, d...)}, read with class stride {@code d1·...·dk}; class indices
- * and class probabilities. For class indices one pass per row gathers the statistics (maximum, \( \sum_c w_c x_c \)), a second computes
- * \( e_c = \exp(x_c - m) \) into the gradient row while the row is in cache, and a third scales that row into the
+ * and class probabilities. For class indices one pass per row gathers the maximum, a second computes
+ * \( e_c = \exp(x_c - m) \) and the sums while the row is in cache, and a third scales \( e_c \) into the
  * gradient \( g\,(K\,p_c - \tfrac{\varepsilon}{C} w_c) - (1-\varepsilon)\,g\,w_t\,[c = t] \) with
  * \( K = (1-\varepsilon)\,w_t + \tfrac{\varepsilon}{C} \sum_c w_c \). Extra memory is O(N) besides the gradient,
- * plus one row of scratch per thread for buffer-backed inputs.
+ * plus scratch per thread (a row of doubles, or a block of positions for the K-dim layout).
  *
- * <p>Rows are processed in parallel ({@link Parallelism}). Statistics, the loss and every reduction are accumulated
- * in double precision. Large float32 rows use the Vector API ({@code jdk.incubator.vector}, when the module is
- * present) for the exponentials; everything else runs in double scalar code, so small rows are exactly as accurate
- * as the reference kernel. The reference kernel ({@link ReferenceCrossEntropy}) is the specification; tests prove
- * this kernel against it.
+ * <p>Rows (and, for the K-dim layout, blocks of positions) are processed in parallel ({@link Parallelism}). Every
+ * value is computed in double precision and rounded once: float32 inputs with the Vector API
+ * ({@code jdk.incubator.vector}, when the module is present) run {@link VectorCrossEntropy} (rows of at least
+ * {@value #VECTOR_MIN_CLASSES} classes, K-dim items of at least {@value #KDIM_MIN_INNER} positions), within 1 ulp
+ * of the exact value; everything else runs in double scalar code. The reference kernel
+ * ({@link ReferenceCrossEntropy}) is the specification; tests prove this kernel against it.
  */
 final class FastCrossEntropy {
   private FastCrossEntropy() {}

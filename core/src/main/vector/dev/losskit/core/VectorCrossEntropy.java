@@ -17,12 +17,17 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Every float32 output is formed in double and rounded once, so it lies within 1 ulp of the exact value:
  * \( e_c = \exp(x_c - m) \) is taken of the double difference \( x_c - m \) (exact enough where the float one is
  * not), with a relative error below \( 2^{-28} \) without label smoothing and below \( 2^{-45} \) with it (where
- * \( k p_c - \tfrac{\varepsilon}{C} g w_c \) may cancel); sums, the loss and the scaling are in double. The target's
- * element and loss are formed from \( O = \sum_{c \ne t} e_c \), kept apart from \( e_t \): \( 1 - p_t = O/S \) and,
- * when \( x_t = m \), \( -\log p_t = \operatorname{log1p}(O) \), which keep their relative accuracy when the target
- * dominates its row. Sums over lanes are taken in lane order ({@link VectorMath#sumLanes(DoubleVector, double[])}),
- * and each position's result depends only on its own values, so results are reproducible to the bit cold and warm,
- * and for every number of threads.
+ * \( k p_c - \tfrac{\varepsilon}{C} g w_c \) may cancel); sums, the loss and the scaling are in double. The
+ * maximum's term, exactly 1, is summed apart from the rest R, so that \( \log S = \operatorname{log1p}(R) \), and
+ * the target's element uses \( 1 - p_t = O/S \) with \( O = \sum_{c \ne t} e_c \) (R itself when the target is
+ * the maximum): both keep their relative accuracy when one class dominates its row.
+ *
+ * <p>The exponential is written out in the two loops that take it rather than called: a vector passed to a method
+ * that the JIT leaves out of line (which it does to large callees in some compilations) is boxed on every call,
+ * several times slower. Its polynomial is evaluated by Estrin's scheme, since the loops are bound by the latency of
+ * that chain. Sums over lanes are taken in lane order ({@link VectorMath#sumLanes(DoubleVector, double[])}), and
+ * each position's result depends only on its own values, so results are reproducible to the bit cold and warm, and
+ * for every number of threads.
  */
 final class VectorCrossEntropy {
   private VectorCrossEntropy() {}
@@ -191,7 +196,8 @@ final class VectorCrossEntropy {
   /**
    * Pass 2 of a row, in its own small method so that the JIT compiles the loop with the exponential inlined (in a
    * large method an OSR compilation may leave it out of line, and every vector that crosses the call is boxed).
-   * Writes \( \sum_{c \ne x} e_c \) (x = {@code exclude}), \( e_x \) and \( \sum_c w_c (x_c - m) \) (when {@code shift}) into
+   * Writes \( \sum_{c \ne x} e_c \) (x = {@code exclude}), \( e_x \) and \( \sum_c w_c (x_c - m) \) (when
+   * {@code shift}) into
    * {@code stats}; stores each \( e_c \) into {@code e} unless it is null.
    */
   private static void expPass(float[] a, int off, int n, float max, double[] e, int exclude, boolean shift,
@@ -230,7 +236,8 @@ final class VectorCrossEntropy {
         q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
       }
       DoubleVector v = q.fma(r2, r.add(1.0))
-          .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles());
+          .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52)
+              .reinterpretAsDoubles());
       if (e != null) {
         v.intoArray(e, i);
       }
@@ -483,7 +490,8 @@ final class VectorCrossEntropy {
           q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
         }
         DoubleVector v = q.fma(r2, r.add(1.0))
-            .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles());
+            .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52)
+              .reinterpretAsDoubles());
         v.intoArray(e, c * len + j);
         VectorMask<Double> isMax = shifted.compare(VectorOperators.EQ, 0.0);
         vrest = vrest.add(v.blend(zero, isMax));

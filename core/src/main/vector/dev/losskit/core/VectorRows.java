@@ -5,7 +5,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Float32 cross-entropy rows and BCE ranges with the Vector API. Loaded only when {@link VectorSupport#AVAILABLE}.
+ * Float32 BCE ranges with the Vector API (cross-entropy is in {@link VectorCrossEntropy}). Loaded only when
+ * {@link VectorSupport#AVAILABLE}.
  * Exponentials are taken of \( x_c - m \le 0 \) with {@link VectorMath} (reproducible to the bit) and summed in float
  * lanes of like sign; the lanes are then added in lane order ({@link VectorMath#sumLanes}, since C2 on JDK 24 and
  * later reduces them as a tree, which changes the last bit between cold and warm code), and the loss is formed in
