@@ -3,17 +3,18 @@ package dev.losskit.core;
 /**
  * The fused cross-entropy kernels, for every layout: rows whose classes are contiguous ({@code (C)} and
  * {@code (N, C)}) and the K-dim layout {@code (N, C, d...)}, read with class stride {@code d1·...·dk}; class indices
- * and class probabilities. For class indices one pass per row gathers the statistics (maximum, \( \sum_c w_c x_c \)), a second computes
- * \( e_c = \exp(x_c - m) \) into the gradient row while the row is in cache, and a third scales that row into the
+ * and class probabilities. For class indices one pass per row gathers the maximum, a second computes
+ * \( e_c = \exp(x_c - m) \) and the sums while the row is in cache, and a third scales \( e_c \) into the
  * gradient \( g\,(K\,p_c - \tfrac{\varepsilon}{C} w_c) - (1-\varepsilon)\,g\,w_t\,[c = t] \) with
  * \( K = (1-\varepsilon)\,w_t + \tfrac{\varepsilon}{C} \sum_c w_c \). Extra memory is O(N) besides the gradient,
- * plus one row of scratch per thread for buffer-backed inputs.
+ * plus scratch per thread (a row of doubles, or a block of positions for the K-dim layout).
  *
- * <p>Rows are processed in parallel ({@link Parallelism}). Statistics, the loss and every reduction are accumulated
- * in double precision. Large float32 rows use the Vector API ({@code jdk.incubator.vector}, when the module is
- * present) for the exponentials; everything else runs in double scalar code, so small rows are exactly as accurate
- * as the reference kernel. The reference kernel ({@link ReferenceCrossEntropy}) is the specification; tests prove
- * this kernel against it.
+ * <p>Rows (and, for the K-dim layout, blocks of positions) are processed in parallel ({@link Parallelism}). Every
+ * value is computed in double precision and rounded once: float32 inputs with the Vector API
+ * ({@code jdk.incubator.vector}, when the module is present) run {@link VectorCrossEntropy} (rows of at least
+ * {@value #VECTOR_MIN_CLASSES} classes, K-dim items of at least {@value #KDIM_MIN_INNER} positions), within 1 ulp
+ * of the exact value; everything else runs in double scalar code. The reference kernel
+ * ({@link ReferenceCrossEntropy}) is the specification; tests prove this kernel against it.
  */
 final class FastCrossEntropy {
   private FastCrossEntropy() {}
@@ -47,54 +48,50 @@ final class FastCrossEntropy {
           : ReferenceCrossEntropy.upstream(reduction, gradOutput, pos, weightSum);
     }
 
-    boolean vector = dtype == DType.FLOAT32 && classes >= VECTOR_MIN_CLASSES && VectorSupport.AVAILABLE
-        && p.inner == 1;
+    boolean float32Vectors = dtype == DType.FLOAT32 && VectorSupport.AVAILABLE;
+    boolean vector = float32Vectors && classes >= VECTOR_MIN_CLASSES && p.inner == 1;
+    boolean kdim = float32Vectors && p.inner >= KDIM_MIN_INNER;
     int stride = p.inner;
-    // A caller's NIO buffer (a native tensor's memory) takes each row as it is finished, with no N·C array.
-    java.nio.FloatBuffer sink = wantGrad && vector ? r.out().floatSink(positions * classes) : null;
+    // A caller's NIO buffer (a native tensor's memory) takes each row or block as it is finished, with no N·C array.
+    java.nio.FloatBuffer sink = wantGrad && (vector || kdim) ? r.out().floatSink(positions * classes) : null;
     float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null
         ? r.out().floats(positions * classes) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(positions * classes) : null;
     double[] nll = new double[positions];
     double[] smooth = eps > 0 ? new double[positions] : null;
-    float[] wf = null;
-    if (vector && w != null) {
-      wf = new float[classes];
-      for (int c = 0; c < classes; c++) {
-        wf[c] = (float) w[c];
-      }
-    }
-    final float[] weightF = wf;
     final double total = weightTotal;
-    int minRows = Math.max(1, 16384 / Math.max(1, classes));
-    Parallelism.forChunks(positions, minRows, (from, to) -> {
-      if (vector) {
-        float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
-        float[] laneScratch = new float[VectorRows.lanes()];
-        if (sink != null) {
-          java.nio.FloatBuffer out = sink.duplicate();
-          float[] row = new float[classes];
+    if (kdim) {
+      kdimIndexTargets(p, target, w, total, eps, upstream, nll, smooth, gradF, sink);
+    } else {
+      int minRows = Math.max(1, 16384 / Math.max(1, classes));
+      Parallelism.forChunks(positions, minRows, (from, to) -> {
+        if (vector) {
+          float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
+          double[] eScratch = wantGrad ? new double[classes] : null;
+          double[] laneScratch = new double[VectorCrossEntropy.doubleLanes()];
+          double[] stats = new double[3];
+          java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
+          float[] row = sink == null ? null : new float[classes];
           for (int pos = from; pos < to; pos++) {
-            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, laneScratch, target[pos], w, weightF,
-                total, eps, upstream[pos], nll, smooth, pos, row, 0);
-            out.put(pos * classes, row, 0, classes);
+            float[] g = sink != null ? row : gradF;
+            VectorCrossEntropy.row(p.input, pos * classes, classes, scratch, eScratch, laneScratch, stats,
+                target[pos], w, total, eps, upstream[pos], nll, smooth, pos, g,
+                sink != null || gradF == null ? 0 : pos * classes);
+            if (sink != null) {
+              out.put(pos * classes, row, 0, classes);
+            }
           }
         } else {
+          double[] row = new double[classes];
           for (int pos = from; pos < to; pos++) {
-            VectorRows.crossEntropyRow(p.input, pos * classes, classes, scratch, laneScratch, target[pos], w, weightF,
-                total, eps, upstream[pos], nll, smooth, pos, gradF, gradF == null ? 0 : pos * classes);
+            int at = readRow(p, pos, row);
+            scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, gradD,
+                at, stride, wantGrad);
           }
         }
-      } else {
-        double[] row = new double[classes];
-        for (int pos = from; pos < to; pos++) {
-          int at = readRow(p, pos, row);
-          scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, gradD,
-              at, stride, wantGrad);
-        }
-      }
-      return 0;
-    });
+        return 0;
+      });
+    }
 
     Tensor loss = null;
     if (wantLoss) {
@@ -119,6 +116,60 @@ final class FastCrossEntropy {
         : sink != null ? Tensor.view(sink, 0, p.input.shape())
         : gradF != null ? Tensor.of(gradF, p.input.shape()) : Tensor.of(gradD, p.input.shape());
     return new LossResult(loss, grad);
+  }
+
+  /** K-dim inputs with at least this many positions per item run in vector blocks across positions. */
+  static final int KDIM_MIN_INNER = 16;
+
+  /**
+   * Float32 K-dim inputs with the Vector API: each item's positions in blocks of a multiple of the float lane count
+   * ({@link VectorCrossEntropy#kdimBlock}), sized so that a block's rows and their exponentials stay in the L2 cache;
+   * the positions past the last whole multiple run in double scalar code. The blocks are fixed by the shape alone,
+   * so every position is computed the same way for every number of threads.
+   */
+  private static void kdimIndexTargets(ClassProblem p, int[] target, double[] w, double total, double eps,
+      double[] upstream, double[] nll, double[] smooth, float[] gradF, java.nio.FloatBuffer sink) {
+    int classes = p.classes;
+    int inner = p.inner;
+    int lanes = VectorCrossEntropy.floatLanes();
+    int vectorInner = inner - inner % lanes;
+    int blockMax = Math.max(lanes, Math.min(1024, 16384 / Math.max(1, classes)) / lanes * lanes);
+    final int block = Math.min(blockMax, vectorInner);
+    int blocksPerItem = (vectorInner + block - 1) / block;
+    boolean wantGrad = gradF != null || sink != null;
+    Parallelism.forChunks(p.batch * blocksPerItem, 1, (from, to) -> {
+      VectorCrossEntropy.KdimScratch sc = new VectorCrossEntropy.KdimScratch(classes, block,
+          p.input.floatArray() == null, sink != null);
+      double[] row = null;
+      for (int b = from; b < to; b++) {
+        int item = b / blocksPerItem;
+        int s0 = (b % blocksPerItem) * block;
+        int len = Math.min(block, vectorInner - s0);
+        VectorCrossEntropy.kdimBlock(p.input, classes, inner, item, s0, len, target, w, total, eps, upstream, nll,
+            smooth, gradF, sink, sc);
+        if (s0 + len == vectorInner && vectorInner < inner) {
+          // The item's last positions, fewer than a vector's lanes.
+          row = row == null ? new double[classes] : row;
+          float[] one = sink == null ? null : new float[classes];
+          for (int s = vectorInner; s < inner; s++) {
+            int pos = item * inner + s;
+            int at = readRow(p, pos, row);
+            if (sink == null) {
+              scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, null, at,
+                  inner, wantGrad);
+            } else {
+              scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, one, null, 0, 1,
+                  true);
+              java.nio.FloatBuffer out = sink.duplicate();
+              for (int c = 0; c < classes; c++) {
+                out.put(at + c * inner, one[c]);
+              }
+            }
+          }
+        }
+      }
+      return 0;
+    });
   }
 
   /** Reads position {@code pos}'s classes into {@code row}; returns the flat index of its class 0. */
