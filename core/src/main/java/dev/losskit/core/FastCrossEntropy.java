@@ -50,7 +50,9 @@ final class FastCrossEntropy {
 
     boolean float32Vectors = dtype == DType.FLOAT32 && VectorSupport.AVAILABLE;
     boolean vector = float32Vectors && classes >= VECTOR_MIN_CLASSES && p.inner == 1;
-    boolean kdim = float32Vectors && p.inner >= KDIM_MIN_INNER;
+    // At least one class (an (N, 0, d...) input of all-ignored targets is valid, and has nothing to vectorise) and
+    // at least one full vector of positions per item, whatever the lane count.
+    boolean kdim = float32Vectors && classes >= 1 && p.inner >= Math.max(KDIM_MIN_INNER, VectorCrossEntropy.floatLanes());
     int stride = p.inner;
     // A caller's NIO buffer (a native tensor's memory) takes each row or block as it is finished, with no N·C array.
     java.nio.FloatBuffer sink = wantGrad && (vector || kdim) ? r.out().floatSink(positions * classes) : null;

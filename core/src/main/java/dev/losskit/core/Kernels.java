@@ -28,7 +28,7 @@ public final class Kernels {
    */
   public static String describe() {
     if (VectorSupport.AVAILABLE) {
-      return "Vector API (jdk.incubator.vector), " + VectorRows.lanes() * Float.SIZE + "-bit";
+      return "Vector API (jdk.incubator.vector), " + VectorCrossEntropy.floatLanes() * Float.SIZE + "-bit";
     }
     if (VectorSupport.MODULE_PRESENT) {
       return "scalar (the Vector API is switched off by -Dlosskit.vector=false)";

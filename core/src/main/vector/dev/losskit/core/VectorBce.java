@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * BCE with logits over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
  * targets and upstream gradients are read as float lanes and widened to double lanes; \( e^{-|x|} \)
- * ({@link VectorMath#expNonPositiveFull}), \( \sigma(x) \), \( \operatorname{log1p} \)
+ * ({@link VectorMath#expNonPositive}), \( \sigma(x) \), \( \operatorname{log1p} \)
  * ({@link VectorMath#log1pUnitAtanh(DoubleVector)}, below \( 2^{-51} \) relative like the reference's, with no
  * range reduction; only the loss uses it), the loss and the gradient's scale are double, in the order of
  * {@link ReferenceBceWithLogits}, and each float result is rounded once: within 1 ulp of the exact value, even where
@@ -112,7 +112,7 @@ final class VectorBce {
   /** \( e^{-|x|} \) of elements {@code [0, bound)} into {@code ex}. */
   private static void expLoop(float[] x, int xo, int bound, double[] ex) {
     for (int j = 0; j < bound; j += D.length()) {
-      VectorMath.expNonPositiveFull(widen(x, xo + j).abs().neg()).intoArray(ex, j);
+      VectorMath.expNonPositive(widen(x, xo + j).abs().neg()).intoArray(ex, j);
     }
   }
 
@@ -181,7 +181,7 @@ final class VectorBce {
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
-      DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
+      DoubleVector e = VectorMath.expNonPositive(vx.abs().neg());
       if (ex != null) {
         e.intoArray(ex, j);
       }
@@ -210,7 +210,7 @@ final class VectorBce {
     DoubleVector vs = DoubleVector.broadcast(D, scale);
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
-      DoubleVector e = VectorMath.expNonPositiveFull(vx.abs().neg());
+      DoubleVector e = VectorMath.expNonPositive(vx.abs().neg());
       if (ex != null) {
         e.intoArray(ex, j);
       }

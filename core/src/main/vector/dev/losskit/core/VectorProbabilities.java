@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Float32 cross-entropy with class-probability targets, with the Vector API: loaded only when
  * {@link VectorSupport#AVAILABLE}. Inputs and targets are read as float lanes and widened to double lanes; the
- * exponentials ({@link VectorMath#expNonPositiveFull}), the sums and the gradient's final scale are double, and each
+ * exponentials ({@link VectorMath#expNonPositive}), the sums and the gradient's final scale are double, and each
  * gradient element is rounded to float once, so it is within 1 ulp of the exact value even where
  * \( p_c T - y'_c w_c \) cancels.
  *
@@ -127,7 +127,7 @@ final class VectorProbabilities {
     DoubleVector vl = DoubleVector.zero(D);
     for (int i = 0; i < bound; i += l) {
       DoubleVector shifted = widen(x, xo + i).sub(vm);
-      DoubleVector ex = VectorMath.expNonPositiveFull(shifted);
+      DoubleVector ex = VectorMath.expNonPositive(shifted);
       vs = vs.add(ex);
       if (store) {
         ex.intoArray(e, i);
@@ -213,7 +213,7 @@ final class VectorProbabilities {
     DoubleVector vl = DoubleVector.zero(D);
     for (int c = 0; c < classes; c++) {
       DoubleVector shifted = widen(x, xo + c * xs).sub(vm);
-      DoubleVector ex = VectorMath.expNonPositiveFull(shifted);
+      DoubleVector ex = VectorMath.expNonPositive(shifted);
       vs = vs.add(ex);
       if (store) {
         ex.intoArray(e, c * l);

@@ -14,6 +14,7 @@ import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
 
 /**
  * The fused kernels against the reference kernels (the specification), at PyTorch's default tolerances: random
@@ -256,5 +257,26 @@ class FastKernelsTest {
     LossResult reference = Reference.forwardBackward(k.loss(), k.input(), k.target(), k.gradOutput());
     assertClose(reference.loss(), fast.loss(), "loss of " + k);
     assertClose(reference.gradInput(), fast.gradInput(), "gradient of " + k);
+  }
+
+  /**
+   * A K-dim input with no classes and every target ignored is valid (libtorch accepts it): mean NaN, sum 0, an empty
+   * gradient, from the fused kernel as from the reference. The K-dim vector kernel once read class 0 of such an
+   * input.
+   */
+  @Test
+  void kDimensionalInputWithNoClassesGivesTheReferenceResult() {
+    for (Reduction reduction : Reduction.values()) {
+      CrossEntropyLoss ce = CrossEntropyLoss.builder().reduction(reduction).ignoreIndex(-100).build();
+      Tensor input = Tensor.of(new float[0], 2, 0, 64);
+      long[] t = new long[2 * 64];
+      Arrays.fill(t, -100);
+      Tensor target = Tensor.of(t, 2, 64);
+      Tensor g = reduction == Reduction.NONE ? Tensor.of(new float[2 * 64], 2, 64) : null;
+      LossResult fast = ce.forwardBackward(input, target, g);
+      LossResult reference = Reference.forwardBackward(ce, input, target, g);
+      assertArrayEquals(reference.loss().toDoubleArray(), fast.loss().toDoubleArray(), 0, reduction.toString());
+      assertEquals(0, fast.gradInput().numel());
+    }
   }
 }

@@ -108,11 +108,14 @@ final class CoreBacked {
       slot.owner = g;
     }
     NDArray dot;
+    NDArray step; // the intermediate the term is formed from (a flattened view or the product), or null
     if (reduced) {
       // One inner product: a single read of both arrays, where mul then sum would also write the product.
-      dot = (pShape.length == 1 ? pred : pred.flatten()).dot(g);
+      step = pShape.length == 1 ? null : pred.flatten();
+      dot = (step == null ? pred : step).dot(g);
     } else {
       NDArray product = pred.mul(g);
+      step = classes ? product : null;
       dot = classes ? product.sum(new int[] {classAxis(pShape, channelsLast, loss.classAxis())}) : product;
     }
     // Above the Java check's size, finiteness is read from the straight-through term itself: it is finite exactly
@@ -120,7 +123,11 @@ final class CoreBacked {
     // or infinite, and so the sum. Where it is not, x - x is not 0, and the engine path gives PyTorch's values
     // instead. (A finite p whose inner product overflows also goes there: slower, never wrong.)
     if (!javaFinite && !finite(dot, pType, lossCount)) {
+      // The engine path takes over: nothing of this term is kept, so its graph nodes over g's memory go with it.
       dot.close();
+      if (step != null) {
+        step.close();
+      }
       g.close();
       return null;
     }
