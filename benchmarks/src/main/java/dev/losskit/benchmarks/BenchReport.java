@@ -179,7 +179,17 @@ public final class BenchReport {
       return missing(what, target);
     }
     double x = b.get().medianS() / a.get().medianS();
-    return verdict(what, x, target, x >= times);
+    return verdict(what, x, target, x >= times) + lossDiffers(a.get(), b.get());
+  }
+
+  /** {@return a warning when a row of the verdict computed a loss that differs from its case's} */
+  private static String lossDiffers(Result... rows) {
+    for (Result x : rows) {
+      if (x.note() != null && x.note().startsWith("LOSS DIFFERS")) {
+        return " (but " + x.impl() + ": " + x.note() + ")";
+      }
+    }
+    return "";
   }
 
   /** The floors' explanation lines, at llm-vocab's size. */
@@ -198,6 +208,17 @@ public final class BenchReport {
               t.medianS() / fresh.get().medianS(), t.medianS() / 5 * 1e3,
               floor <= t.medianS() / 5 ? "reachable" : "out of reach while each call allocates its gradient"))
               .orElse("")));
+    }
+    Optional<Result> forward = find(r, Bench.LLM_VOCAB, "ce_fwd", "losskit-core");
+    if (forward.isPresent() && reused.isPresent()) {
+      double bound = 2.0 * 4 * reused.get().elements() / (r.memoryBandwidthGbs() * 1e9);
+      double f = forward.get().medianS();
+      out.add(String.format(Locale.ROOT, "  llm-vocab, memory bound: 2·4·N·C bytes at %.1f GB/s = %.2f ms, 1.25x"
+          + " = %.2f ms; the forward alone, which reads the logits once and writes nothing, takes %.2f ms"
+          + " (%.2fx the bound): %s", r.memoryBandwidthGbs(), bound * 1e3, 1.25 * bound * 1e3, f * 1e3,
+          f / bound, f <= 1.25 * bound ? "reachable"
+              : "out of reach: the exponentials (double lanes, for results within 1 ulp) outlast the memory traffic"
+              + " on these cores"));
     }
     Optional<Result> adapter = find(r, Bench.LLM_VOCAB, "ce_fwd_bwd", "losskit-djl");
     Optional<Result> builtin = find(r, Bench.LLM_VOCAB, "ce_fwd_bwd", "djl-builtin");
