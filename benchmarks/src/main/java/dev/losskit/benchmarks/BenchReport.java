@@ -210,15 +210,17 @@ public final class BenchReport {
               .orElse("")));
     }
     Optional<Result> forward = find(r, Bench.LLM_VOCAB, "ce_fwd", "losskit-core");
-    if (forward.isPresent() && reused.isPresent()) {
+    Optional<Floor> inCache = floor(r, "kernel_in_cache");
+    if (forward.isPresent() && reused.isPresent() && inCache.isPresent()) {
       double bound = 2.0 * 4 * reused.get().elements() / (r.memoryBandwidthGbs() * 1e9);
-      double f = forward.get().medianS();
+      double k = inCache.get().medianS();
       out.add(String.format(Locale.ROOT, "  llm-vocab, memory bound: 2·4·N·C bytes at %.1f GB/s = %.2f ms, 1.25x"
-          + " = %.2f ms; the forward alone, which reads the logits once and writes nothing, takes %.2f ms"
-          + " (%.2fx the bound): %s", r.memoryBandwidthGbs(), bound * 1e3, 1.25 * bound * 1e3, f * 1e3,
-          f / bound, f <= 1.25 * bound ? "reachable"
-              : "out of reach: the exponentials (double lanes, for results within 1 ulp) outlast the memory traffic"
-              + " on these cores"));
+          + " = %.2f ms; the same kernel with its data in cache takes %.2f ms (%.2fx the bound), and the forward"
+          + " alone, which reads the logits once and writes nothing, %.2f ms: %s", r.memoryBandwidthGbs(),
+          bound * 1e3, 1.25 * bound * 1e3, k * 1e3, k / bound, forward.get().medianS() * 1e3,
+          k <= 1.25 * bound ? "reachable"
+              : "out of reach: the arithmetic (exponentials in double lanes, for results within 1 ulp) outlasts the"
+              + " memory traffic on these cores"));
     }
     Optional<Result> adapter = find(r, Bench.LLM_VOCAB, "ce_fwd_bwd", "losskit-djl");
     Optional<Result> builtin = find(r, Bench.LLM_VOCAB, "ce_fwd_bwd", "djl-builtin");
