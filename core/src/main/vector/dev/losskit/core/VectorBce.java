@@ -10,11 +10,22 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * BCE with logits over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
  * targets and upstream gradients are read as float lanes and widened to double lanes; \( e^{-|x|} \)
- * ({@link VectorMath#expNonPositive}), \( \sigma(x) \), \( \operatorname{log1p} \)
+ * ({@link VectorMath#expNegAbs}, below \( 2^{-45.3} \) relative), \( \sigma(x) \), \( \operatorname{log1p} \)
  * ({@link VectorMath#log1pUnitAtanh(DoubleVector)}, below \( 2^{-51} \) relative like the reference's, with no
  * range reduction; only the loss uses it), the loss and the gradient's scale are double, in the order of
  * {@link ReferenceBceWithLogits}, and each float result is rounded once: within 1 ulp of the exact value, even where
  * \( \sigma(x) - y \) cancels.
+ *
+ * <p>Why \( 2^{-45.3} \) suffices. Gradient: write \( d = c - p y \) with \( c = (p y + 1 - y)\,\sigma \) (without
+ * {@code p}: \( d = \sigma - y \), \( c = \sigma \)). Both \( 1/(1+e) \) and \( e/(1+e) \) move by at most the
+ * relative error of \( e \), so the exponential's error moves \( d \) by at most \( 2^{-45.3} |c| \), and the double
+ * roundings by a few \( 2^{-53} |c| \). A lane with \( |d| \ge 2^{-18} |c| \) is therefore off by under
+ * \( 2^{-27.2} |d| \), under 0.12 float ulp, on top of the final rounding: within 1 ulp. A lane with
+ * \( |d| < 2^{-18} |c| \) (σ − y cancelling by 18 bits or more: rare unless targets are near σ(x), or y = 1 with
+ * x &gt; 12.4) is detected in the vector loop and recomputed in scalar double exactly as the reference does
+ * ({@code exactGrad}), so it carries the reference's bits. Loss: \( \ell = (1-y)x - w_p \log\sigma \) is, for
+ * either sign of x, a sum of non-negative terms one of which is \( w_p \operatorname{log1p}(e) \), whose relative error
+ * the exponential's bounds, so it moves \( \ell \) by under \( 2^{-45} \ell \).
  *
  * <p>An element's arithmetic is its lane's alone, and a block's loss sum is its lanes added in lane order
  * ({@link VectorMath#sumLanes(DoubleVector, double[])}) then its scalar tail: the same bits cold and warm, and for
@@ -27,6 +38,12 @@ final class VectorBce {
       VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
 
   private VectorBce() {}
+
+  /**
+   * A lane's gradient \( d = c - p y \) (\( c = (p y + 1 - y)\,\sigma \), or \( d = \sigma - y \), \( c = \sigma \))
+   * is recomputed exactly when \( |d| < 2^{-18} |c| \): see {@link #block} for why.
+   */
+  private static final double CANCELLATION = 0x1p18;
 
   /** {@return the length of the lane scratch {@link #block} needs} */
   static int scratchLanes() {
@@ -112,7 +129,7 @@ final class VectorBce {
   /** \( e^{-|x|} \) of elements {@code [0, bound)} into {@code ex}. */
   private static void expLoop(float[] x, int xo, int bound, double[] ex) {
     for (int j = 0; j < bound; j += D.length()) {
-      VectorMath.expNonPositive(widen(x, xo + j).abs().neg()).intoArray(ex, j);
+      VectorMath.expNegAbs(widen(x, xo + j)).intoArray(ex, j);
     }
   }
 
@@ -181,24 +198,31 @@ final class VectorBce {
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
-      DoubleVector e = VectorMath.expNonPositive(vx.abs().neg());
+      DoubleVector e = VectorMath.expNegAbs(vx);
       if (ex != null) {
         e.intoArray(ex, j);
       }
       VectorMask<Double> negative = vx.compare(VectorOperators.LT, 0.0);
       DoubleVector sigmoid = one.blend(e, negative).div(one.add(e));
+      DoubleVector c;
       DoubleVector d;
       if (p != null) {
         DoubleVector py = DoubleVector.fromArray(D, p, po + j).mul(vy);
-        d = py.add(one).sub(vy).mul(sigmoid).sub(py);
+        c = py.add(one).sub(vy).mul(sigmoid);
+        d = c.sub(py);
       } else {
+        c = sigmoid;
         d = sigmoid.sub(vy);
       }
+      VectorMask<Double> cancels = d.abs().mul(CANCELLATION).compare(VectorOperators.LT, c.abs());
       if (w != null) {
         d = d.mul(DoubleVector.fromArray(D, w, wo + j));
       }
       d = d.mul(g == null ? vs : widen(g, go + j));
       ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(grad, gro + j);
+      if (cancels.anyTrue()) {
+        exactGrad(x, xo, y, yo, w, wo, p, po, g, go, scale, grad, gro, j, cancels.toLong());
+      }
     }
   }
 
@@ -210,13 +234,45 @@ final class VectorBce {
     DoubleVector vs = DoubleVector.broadcast(D, scale);
     for (int j = 0; j < bound; j += l) {
       DoubleVector vx = widen(x, xo + j);
-      DoubleVector e = VectorMath.expNonPositive(vx.abs().neg());
+      DoubleVector e = VectorMath.expNegAbs(vx);
       if (ex != null) {
         e.intoArray(ex, j);
       }
       VectorMask<Double> negative = vx.compare(VectorOperators.LT, 0.0);
-      DoubleVector d = one.blend(e, negative).div(one.add(e)).sub(widen(y, yo + j)).mul(vs);
-      ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(grad, gro + j);
+      DoubleVector sigmoid = one.blend(e, negative).div(one.add(e));
+      DoubleVector d = sigmoid.sub(widen(y, yo + j));
+      VectorMask<Double> cancels = d.abs().mul(CANCELLATION).compare(VectorOperators.LT, sigmoid);
+      ((FloatVector) d.mul(vs).convertShape(VectorOperators.D2F, F, 0)).intoArray(grad, gro + j);
+      if (cancels.anyTrue()) {
+        exactGrad(x, xo, y, yo, null, 0, null, 0, null, 0, scale, grad, gro, j, cancels.toLong());
+      }
+    }
+  }
+
+  /**
+   * The gradient of the elements {@code j + i} for the set bits {@code i} of {@code lanes}, in scalar double exactly
+   * as {@link ReferenceBceWithLogits} computes it: for the rare elements whose gradient cancels too much for
+   * {@link VectorMath#expNegAbs}. Kept out of the vector loops, and taking no vectors, so that it costs them
+   * nothing (nor boxes anything) when it does not run.
+   */
+  private static void exactGrad(float[] x, int xo, float[] y, int yo, double[] w, int wo, double[] p, int po,
+      float[] g, int go, double scale, float[] grad, int gro, int j, long lanes) {
+    for (long m = lanes; m != 0; m &= m - 1) {
+      int k = j + Long.numberOfTrailingZeros(m);
+      double xv = x[xo + k];
+      double yv = y[yo + k];
+      double sigmoid = 1 / (1 + Math.exp(-xv));
+      double d;
+      if (p != null) {
+        double py = p[po + k] * yv;
+        d = (py + 1 - yv) * sigmoid - py;
+      } else {
+        d = sigmoid - yv;
+      }
+      if (w != null) {
+        d *= w[wo + k];
+      }
+      grad[gro + k] = (float) (d * (g == null ? scale : g[go + k]));
     }
   }
 }
