@@ -36,7 +36,6 @@ final class VectorProbabilities {
   private static final double LN2_LO = 1.90821492927058770002e-10;
   /** 1.5·2^52: adding it rounds to an integer, held in the low bits of the sum. */
   private static final double ROUND = 6755399441055744.0;
-  private static final long ROUND_BITS = 0x4338000000000000L;
   /** Below this, \( e^x \) is far under float's smallest subnormal; such lanes give 0. */
   private static final double EXP_MIN = -700;
   /*
@@ -65,8 +64,8 @@ final class VectorProbabilities {
    * \( \ln 2 \), the last fused multiply-add), which moves \( e^r \) by under \( 2^{-54} \) relative; each
    * Horner step rounds once, and a rounding in the step of degree \( j \) reaches the result scaled by
    * \( |r|^{j} \le 0.35^{j} \), so all but the last two add below \( 2^{-54.5} \), the degree-1 step
-   * \( 2^{-53} \cdot 0.35 \cdot 1.42 \) and the last one \( 2^{-53} \); the scale by \( 2^n \) is exact.
-   * In all, below \( 2^{-51} \). Lanes under {@code EXP_MIN} give 0.
+   * \( 2^{-53} \cdot 0.35 \cdot 1.42 \) and the last one \( 2^{-53} \); the scale by \( 2^n \), an integer add to
+   * the exponent field, is exact. In all, about \( 2.4 \cdot 2^{-53} < 2^{-51} \). Lanes under {@code EXP_MIN} give 0.
    */
   static DoubleVector exp(DoubleVector x) {
     VectorSpecies<Double> s = x.species();
@@ -77,9 +76,10 @@ final class VectorProbabilities {
     DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI), xc);
     r = n.fma(DoubleVector.broadcast(s, -LN2_LO), r);
     DoubleVector er = poly(r);
-    LongVector bits = t.reinterpretAsLongs();
-    DoubleVector scale = bits.sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
-    return er.mul(scale).blend(0.0, under);
+    // t's bits are ROUND_BITS + n, and ROUND_BITS << 52 is 0 (mod 2^64): shifted, they are n in the exponent
+    // field. Adding them to er's bits multiplies er in [0.7, 1.42] by 2^n exactly: n >= -1011 keeps it normal.
+    LongVector scale = t.reinterpretAsLongs().lanewise(VectorOperators.LSHL, 52);
+    return er.reinterpretAsLongs().add(scale).reinterpretAsDoubles().blend(0.0, under);
   }
 
   /** \( 1 + r + r^2 Q(r) \) in Horner order: a method of its own to keep {@link #exp} under C2's inlining limit. */
