@@ -548,7 +548,20 @@ public final class Bench {
   }
 
   /** The median, over the plan's batches, of the mean time of one call in a batch, after the warm-up calls. */
+  /**
+   * Collects the garbage of the rows before, outside every timed region, so that a row neither pays for another's
+   * collections nor finds the heap grown to its maximum: at the full sizes each fresh-gradient call leaves 0.5 GiB
+   * behind, and a heap left to grow to -Xmx16g beside libtorch's and ONNX Runtime's native memory exceeded this
+   * 23 GiB machine (the kernel's OOM killer ended a run in the sweep). A full collection also lets G1 return memory
+   * to the system.
+   */
+  static void settle() {
+    System.gc();
+    System.gc();
+  }
+
   static double time(Plan plan, Runnable run) {
+    settle();
     for (int i = 0; i < plan.warmups(); i++) {
       run.run();
     }
