@@ -131,9 +131,8 @@ public final class Bench {
    * faster kernel alone cannot reach.
    *
    * @param what {@code new_gradient_array} (the JVM allocating and zeroing a fresh N·C float array, which every
-   *     call that returns a fresh gradient pays), {@code djl_gradient_injection} (DJL's autograd carrying a
-   *     gradient that is already computed into the predictions, which the DJL adapter pays on top of the core) or
-   *     {@code kernel_in_cache} (the core's kernel over N·C elements with its data in cache: its arithmetic alone)
+   *     call that returns a fresh gradient pays) or {@code djl_gradient_injection} (DJL's autograd carrying a
+   *     gradient that is already computed into the predictions, which the DJL adapter pays on top of the core)
    * @param n the batch size
    * @param c the number of classes
    * @param medianS the median time in seconds
@@ -262,7 +261,6 @@ public final class Bench {
       long[] t = classes(n, c, 2);
       classIndices(x, t, n, c, Plan.large(reps));
       floors.add(newGradientArray(n, c, Plan.large(reps)));
-      floors.add(kernelInCache(n, c, Plan.large(reps)));
       floors.add(djlInjection(x, t, n, c, Plan.large(reps)));
       return new Case(name, "N=" + n + " C=" + c, "class indices", null, "ms");
     }
@@ -623,31 +621,6 @@ public final class Bench {
    * the straight-through term \( L + (\sum p\,G - \mathrm{stop}(\sum p\,G)) \) and the backward pass. The gradient
    * G is the core's own, computed once, outside the timing, and held by the engine.
    */
-  /**
-   * The same kernel over the same number of elements with its data in cache: {@code forwardBackward} into a reused
-   * buffer on 8 rows of C at a time (a few MiB), N/8 calls. What the kernel's arithmetic costs when memory costs
-   * nothing: if this alone exceeds the memory bound, the bound is out of the kernel's reach on these cores.
-   */
-  private static Floor kernelInCache(int n, int c, Plan plan) {
-    int rows = Math.min(8, n);
-    int calls = Math.max(1, n / rows);
-    CrossEntropyLoss ce = CrossEntropyLoss.create();
-    Tensor input = Tensor.of(gaussian(rows * c, 11), rows, c);
-    long[] t = new long[rows];
-    Random random = new Random(12);
-    for (int i = 0; i < rows; i++) {
-      t[i] = random.nextInt(c);
-    }
-    Tensor target = Tensor.of(t, rows);
-    float[] gradient = new float[rows * c];
-    double s = time(plan, () -> {
-      for (int k = 0; k < calls; k++) {
-        ce.forwardBackward(input, target, null, gradient);
-      }
-    });
-    return new Floor("kernel_in_cache", n, c, s);
-  }
-
   private static Floor djlInjection(float[] x, long[] t, int n, int c, Plan plan) {
     float[] gradient = CrossEntropyLoss.create().forwardBackward(Tensor.of(x, n, c), Tensor.of(t, n)).gradInput()
         .toFloatArray();
