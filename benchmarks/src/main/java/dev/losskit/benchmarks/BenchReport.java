@@ -206,7 +206,8 @@ public final class BenchReport {
           reused.get().medianS() * 1e3, newArray.get().medianS() * 1e3, floor * 1e3, fresh.get().medianS() * 1e3,
           torch.map(t -> String.format(Locale.ROOT, " (%.2fx libtorch; 5x needs <= %.2f ms: %s)",
               t.medianS() / fresh.get().medianS(), t.medianS() / 5 * 1e3,
-              floor <= t.medianS() / 5 ? "reachable" : "out of reach while each call allocates its gradient"))
+              fresh.get().medianS() <= t.medianS() / 5 ? "met"
+                  : floor <= t.medianS() / 5 ? "reachable" : "out of reach while each call allocates its gradient"))
               .orElse("")));
     }
     Optional<Result> forward = find(r, Bench.LLM_VOCAB, "ce_fwd", "losskit-core");
@@ -227,7 +228,8 @@ public final class BenchReport {
       out.add(String.format(Locale.ROOT, "  llm-vocab, DJL adapter: DJL's autograd carrying a ready gradient (%.2f ms)"
           + " + the kernel (%.2f ms) = %.2f ms; measured losskit-djl %.2f ms; 1.5x DJL's loss needs <= %.2f ms: %s",
           inject.get().medianS() * 1e3, reused.get().medianS() * 1e3, floor * 1e3, adapter.get().medianS() * 1e3,
-          need * 1e3, floor <= need ? "reachable" : "out of reach through DJL's public API"));
+          need * 1e3, adapter.get().medianS() <= need ? "met"
+              : floor <= need ? "reachable" : "out of reach through DJL's public API"));
     }
     return out;
   }
