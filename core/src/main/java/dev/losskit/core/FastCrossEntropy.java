@@ -38,15 +38,17 @@ final class FastCrossEntropy {
     for (int c = 0; c < classes; c++) {
       weightTotal += w == null ? 1 : w[c];
     }
-    // Targets, the weight sum W and each position's upstream gradient: O(N).
-    ClassProblem.Targets targets = p.indexTargets(ignoreIndex, w);
-    int[] target = targets.index();
-    double weightSum = targets.weightSum();
-    double[] upstream = new double[positions];
+    // The weight sum W, in position order; the targets and upstream gradients are then made per block of positions
+    // in per-thread scratch, so that nothing of O(positions) is allocated unless the output needs it (reduction none).
+    double ws = 0;
     for (int pos = 0; pos < positions; pos++) {
-      upstream[pos] = target[pos] < 0 ? 0
-          : ReferenceCrossEntropy.upstream(reduction, gradOutput, pos, weightSum);
+      long t = p.target.getLong(pos);
+      if (t != ignoreIndex) {
+        ws += w == null ? 1 : w[(int) t];
+      }
     }
+    final double weightSum = ws;
+    boolean none = reduction == Reduction.NONE;
 
     boolean float32Vectors = dtype == DType.FLOAT32 && VectorSupport.AVAILABLE;
     boolean vector = float32Vectors && classes >= VECTOR_MIN_CLASSES && p.inner == 1;
@@ -59,36 +61,75 @@ final class FastCrossEntropy {
     float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null
         ? r.out().floats(positions * classes) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(positions * classes) : null;
-    double[] nll = new double[positions];
-    double[] smooth = eps > 0 ? new double[positions] : null;
+    // Reduction none: the per-position losses are the output. Otherwise each fixed block of positions adds its
+    // losses in position order into its own partial sums, added in block order: the same for every thread count.
+    double[] perPosition = wantLoss && none ? new double[positions] : null;
     final double total = weightTotal;
+    double[] blockNll;
+    double[] blockSmooth;
+    Blocks blocks = (pos0, len, sc) -> {
+      int[] tg = sc.target;
+      double[] up = sc.upstream;
+      for (int j = 0; j < len; j++) {
+        int pos = pos0 + j;
+        long t = p.target.getLong(pos);
+        tg[j] = t == ignoreIndex ? -1 : (int) t;
+        up[j] = tg[j] < 0 ? 0 : ReferenceCrossEntropy.upstream(reduction, gradOutput, pos, weightSum);
+        sc.nll[j] = 0;
+        sc.smooth[j] = 0;
+      }
+    };
     if (kdim) {
-      kdimIndexTargets(p, target, w, total, eps, upstream, nll, smooth, gradF, sink);
+      int[] geometry = kdimGeometry(p);
+      int nb = p.batch * geometry[2];
+      blockNll = new double[nb];
+      blockSmooth = new double[nb];
+      kdimIndexTargets(p, blocks, w, total, eps, perPosition, blockNll, blockSmooth, gradF, sink, geometry);
     } else {
       int minRows = Math.max(1, 16384 / Math.max(1, classes));
-      Parallelism.forChunks(positions, minRows, (from, to) -> {
+      int block = Math.max(64, minRows);
+      int nb = (positions + block - 1) / block;
+      blockNll = new double[nb];
+      blockSmooth = new double[nb];
+      Parallelism.forChunks(nb, 1, (fromBlock, toBlock) -> {
+        Scratch sc = SCRATCH.get();
+        sc.positions(block, eps > 0);
         if (vector) {
-          float[] scratch = p.input.floatArray() == null ? new float[classes] : null;
-          double[] eScratch = wantGrad ? new double[classes] : null;
-          double[] laneScratch = new double[VectorCrossEntropy.doubleLanes()];
-          double[] stats = new double[3];
+          float[] scratch = p.input.floatArray() == null ? sc.floats(classes) : null;
+          double[] eScratch = wantGrad ? sc.e(classes) : null;
+          double[] laneScratch = sc.lanes(VectorCrossEntropy.doubleLanes());
+          double[] stats = sc.stats;
           java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
-          float[] row = sink == null ? null : new float[classes];
-          for (int pos = from; pos < to; pos++) {
-            float[] g = sink != null ? row : gradF;
-            VectorCrossEntropy.row(p.input, pos * classes, classes, scratch, eScratch, laneScratch, stats,
-                target[pos], w, total, eps, upstream[pos], nll, smooth, pos, g,
-                sink != null || gradF == null ? 0 : pos * classes);
-            if (sink != null) {
-              out.put(pos * classes, row, 0, classes);
+          float[] row = sink == null ? null : sc.floats2(classes);
+          for (int b = fromBlock; b < toBlock; b++) {
+            int from = b * block;
+            int len = Math.min(block, positions - from);
+            blocks.fill(from, len, sc);
+            for (int j = 0; j < len; j++) {
+              int pos = from + j;
+              float[] g = sink != null ? row : gradF;
+              VectorCrossEntropy.row(p.input, pos * classes, classes, scratch, eScratch, laneScratch, stats,
+                  sc.target[j], w, total, eps, sc.upstream[j], sc.nll, sc.smooth, j, g,
+                  sink != null || gradF == null ? 0 : pos * classes);
+              if (sink != null) {
+                out.put(pos * classes, row, 0, classes);
+              }
             }
+            finishBlock(sc, b, from, len, eps, classes, perPosition, blockNll, blockSmooth);
           }
         } else {
-          double[] row = new double[classes];
-          for (int pos = from; pos < to; pos++) {
-            int at = readRow(p, pos, row);
-            scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, gradD,
-                at, stride, wantGrad);
+          double[] row = sc.row(classes);
+          for (int b = fromBlock; b < toBlock; b++) {
+            int from = b * block;
+            int len = Math.min(block, positions - from);
+            blocks.fill(from, len, sc);
+            for (int j = 0; j < len; j++) {
+              int pos = from + j;
+              int at = readRow(p, pos, row, classes);
+              scalarRow(row, classes, sc.target[j], w, total, eps, sc.upstream[j], sc.nll, sc.smooth, j, gradF,
+                  gradD, at, stride, wantGrad);
+            }
+            finishBlock(sc, b, from, len, eps, classes, perPosition, blockNll, blockSmooth);
           }
         }
         return 0;
@@ -99,15 +140,9 @@ final class FastCrossEntropy {
     if (wantLoss) {
       double nllSum = 0;
       double smoothSum = 0;
-      double[] perPosition = new double[positions];
-      for (int pos = 0; pos < positions; pos++) {
-        nllSum += nll[pos];
-        if (eps > 0) {
-          smoothSum += smooth[pos];
-          perPosition[pos] = (1 - eps) * nll[pos] + smooth[pos] * (eps / classes);
-        } else {
-          perPosition[pos] = nll[pos];
-        }
+      for (int b = 0; b < blockNll.length; b++) {
+        nllSum += blockNll[b];
+        smoothSum += blockSmooth[b];
       }
       double sum = eps > 0 ? (1 - eps) * nllSum + smoothSum * (eps / classes) : nllSum;
       double mean = eps > 0 ? (1 - eps) * (nllSum / weightSum) + (smoothSum / weightSum) * (eps / classes)
@@ -129,39 +164,56 @@ final class FastCrossEntropy {
    * the positions past the last whole multiple run in double scalar code. The blocks are fixed by the shape alone,
    * so every position is computed the same way for every number of threads.
    */
-  private static void kdimIndexTargets(ClassProblem p, int[] target, double[] w, double total, double eps,
-      double[] upstream, double[] nll, double[] smooth, float[] gradF, java.nio.FloatBuffer sink) {
+  /** {@return the K-dim geometry: the vector positions per item, the block length and the blocks per item} */
+  private static int[] kdimGeometry(ClassProblem p) {
     int classes = p.classes;
     int inner = p.inner;
     int lanes = VectorCrossEntropy.floatLanes();
     int vectorInner = inner - inner % lanes;
     int blockMax = Math.max(lanes, Math.min(1024, 16384 / Math.max(1, classes)) / lanes * lanes);
-    final int block = Math.min(blockMax, vectorInner);
-    int blocksPerItem = (vectorInner + block - 1) / block;
+    int block = Math.min(blockMax, vectorInner);
+    return new int[] {vectorInner, block, (vectorInner + block - 1) / block};
+  }
+
+  private static void kdimIndexTargets(ClassProblem p, Blocks blocks, double[] w, double total, double eps,
+      double[] perPosition, double[] blockNll, double[] blockSmooth, float[] gradF, java.nio.FloatBuffer sink,
+      int[] geometry) {
+    int classes = p.classes;
+    int inner = p.inner;
+    int vectorInner = geometry[0];
+    final int block = geometry[1];
+    int blocksPerItem = geometry[2];
+    int tail = inner - vectorInner;
     boolean wantGrad = gradF != null || sink != null;
     Parallelism.forChunks(p.batch * blocksPerItem, 1, (from, to) -> {
-      VectorCrossEntropy.KdimScratch sc = new VectorCrossEntropy.KdimScratch(classes, block,
-          p.input.floatArray() == null, sink != null);
+      Scratch scr = SCRATCH.get();
+      scr.positions(block + tail, eps > 0);
+      VectorCrossEntropy.KdimScratch sc = scr.kdim(classes, block, p.input.floatArray() == null, sink != null);
       double[] row = null;
       for (int b = from; b < to; b++) {
         int item = b / blocksPerItem;
         int s0 = (b % blocksPerItem) * block;
         int len = Math.min(block, vectorInner - s0);
-        VectorCrossEntropy.kdimBlock(p.input, classes, inner, item, s0, len, target, w, total, eps, upstream, nll,
-            smooth, gradF, sink, sc);
-        if (s0 + len == vectorInner && vectorInner < inner) {
+        boolean last = s0 + len == vectorInner && vectorInner < inner;
+        int p0 = item * inner + s0;
+        int count = last ? len + tail : len;
+        blocks.fill(p0, count, scr);
+        VectorCrossEntropy.kdimBlock(p.input, classes, inner, item, s0, len, scr.target, p0, w, total, eps,
+            scr.upstream, scr.nll, scr.smooth, gradF, sink, sc);
+        if (last) {
           // The item's last positions, fewer than a vector's lanes.
-          row = row == null ? new double[classes] : row;
-          float[] one = sink == null ? null : new float[classes];
+          row = row == null ? scr.row(classes) : row;
+          float[] one = sink == null ? null : scr.floats2(classes);
           for (int s = vectorInner; s < inner; s++) {
             int pos = item * inner + s;
-            int at = readRow(p, pos, row);
+            int j = pos - p0;
+            int at = readRow(p, pos, row, classes);
             if (sink == null) {
-              scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, gradF, null, at,
-                  inner, wantGrad);
+              scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, gradF,
+                  null, at, inner, wantGrad);
             } else {
-              scalarRow(row, classes, target[pos], w, total, eps, upstream[pos], nll, smooth, pos, one, null, 0, 1,
-                  true);
+              scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, one,
+                  null, 0, 1, true);
               java.nio.FloatBuffer out = sink.duplicate();
               for (int c = 0; c < classes; c++) {
                 out.put(at + c * inner, one[c]);
@@ -169,18 +221,112 @@ final class FastCrossEntropy {
             }
           }
         }
+        finishBlock(scr, b, p0, count, eps, classes, perPosition, blockNll, blockSmooth);
       }
       return 0;
     });
   }
 
+  /** Fills a block's targets and upstream gradients into scratch, and zeroes its losses. */
+  private interface Blocks {
+    void fill(int pos0, int len, Scratch sc);
+  }
+
+  /** A block's losses: into the output for reduction none, and into the block's partial sums, in position order. */
+  private static void finishBlock(Scratch sc, int b, int pos0, int len, double eps, int classes,
+      double[] perPosition, double[] blockNll, double[] blockSmooth) {
+    double nllSum = 0;
+    double smoothSum = 0;
+    for (int j = 0; j < len; j++) {
+      nllSum += sc.nll[j];
+      if (eps > 0) {
+        smoothSum += sc.smooth[j];
+      }
+      if (perPosition != null) {
+        perPosition[pos0 + j] = eps > 0 ? (1 - eps) * sc.nll[j] + sc.smooth[j] * (eps / classes) : sc.nll[j];
+      }
+    }
+    blockNll[b] = nllSum;
+    blockSmooth[b] = smoothSum;
+  }
+
+  /** Per-thread scratch, grown as needed and kept between calls. */
+  private static final class Scratch {
+    int[] target = new int[0];
+    double[] upstream = new double[0];
+    double[] nll = new double[0];
+    double[] smooth = new double[0];
+    final double[] stats = new double[3];
+    private double[] row = new double[0];
+    private double[] e = new double[0];
+    private double[] lanes = new double[0];
+    private float[] floats = new float[0];
+    private float[] floats2 = new float[0];
+    private Object kdim;
+    private int kdimClasses = -1;
+    private int kdimBlock = -1;
+    private boolean kdimBuffer;
+    private boolean kdimSink;
+
+    void positions(int n, boolean smoothing) {
+      if (target.length < n) {
+        target = new int[n];
+        upstream = new double[n];
+        nll = new double[n];
+        smooth = new double[n];
+      }
+    }
+
+    /** {@return exactly {@code n} doubles (readRow reads the row's length)} */
+    double[] row(int n) {
+      if (row.length != n) {
+        row = new double[n];
+      }
+      return row;
+    }
+
+    double[] e(int n) {
+      return e.length >= n ? e : (e = new double[n]);
+    }
+
+    double[] lanes(int n) {
+      return lanes.length >= n ? lanes : (lanes = new double[n]);
+    }
+
+    float[] floats(int n) {
+      return floats.length >= n ? floats : (floats = new float[n]);
+    }
+
+    float[] floats2(int n) {
+      return floats2.length >= n ? floats2 : (floats2 = new float[n]);
+    }
+
+    VectorCrossEntropy.KdimScratch kdim(int classes, int block, boolean buffer, boolean sink) {
+      if (kdim == null || kdimClasses != classes || kdimBlock != block || kdimBuffer != buffer
+          || kdimSink != sink) {
+        kdim = new VectorCrossEntropy.KdimScratch(classes, block, buffer, sink);
+        kdimClasses = classes;
+        kdimBlock = block;
+        kdimBuffer = buffer;
+        kdimSink = sink;
+      }
+      return (VectorCrossEntropy.KdimScratch) kdim;
+    }
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
   /** Reads position {@code pos}'s classes into {@code row}; returns the flat index of its class 0. */
   private static int readRow(ClassProblem p, int pos, double[] row) {
+    return readRow(p, pos, row, row.length);
+  }
+
+  private static int readRow(ClassProblem p, int pos, double[] row, int classes) {
     int at = p.at(pos, 0);
     if (p.inner == 1) {
-      p.input.readDoubles(at, row, row.length);
+      p.input.readDoubles(at, row, classes);
     } else {
-      for (int c = 0; c < row.length; c++) {
+      for (int c = 0; c < classes; c++) {
         row[c] = p.input.getDouble(at + c * p.inner);
       }
     }

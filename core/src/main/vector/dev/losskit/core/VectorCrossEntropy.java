@@ -340,8 +340,8 @@ final class VectorCrossEntropy {
    * in double lanes; per position, the loss and the scale in double; pass 3: the gradient, rounded once; then the
    * target's element of each position.
    */
-  static void kdimBlock(Tensor input, int classes, int inner, int item, int s0, int len, int[] target, double[] w,
-      double weightTotal, double eps, double[] upstream, double[] nll, double[] smooth, float[] grad,
+  static void kdimBlock(Tensor input, int classes, int inner, int item, int s0, int len, int[] target, int tBase,
+      double[] w, double weightTotal, double eps, double[] upstream, double[] nll, double[] smooth, float[] grad,
       FloatBuffer sink, KdimScratch sc) {
     int stride = inner;
     int base = item * classes * inner + s0; // flat index of (item, 0, s0)
@@ -386,7 +386,7 @@ final class VectorCrossEntropy {
 
     // Per position: the loss, the scale, and the target's gradient element.
     for (int j = 0; j < len; j++) {
-      int pos = p0 + j;
+      int pos = p0 + j - tBase;
       int t = target[pos];
       double m = mx[j];
       double rest = sc.rest[j];
@@ -435,7 +435,7 @@ final class VectorCrossEntropy {
       }
     }
     for (int j = 0; j < len; j++) {
-      int t = target[p0 + j];
+      int t = target[p0 + j - tBase];
       if (t >= 0) {
         out[outBase + t * outStride + j] = (float) sc.targetGrad[j];
       }
