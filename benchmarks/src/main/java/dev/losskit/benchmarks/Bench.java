@@ -150,7 +150,10 @@ public final class Bench {
    * @param calls calls per batch, whose mean time is the batch's figure
    */
   record Plan(int warmups, int batches, int calls) {
-    /** Large calls: the median of {@code reps} single calls after two warm-ups. */
+    /**
+     * Large calls: the median of {@code reps} batches after at least two warm-up calls and a second of warm-up; a
+     * batch holds one call, or as many as make 20 ms.
+     */
     static Plan large(int reps) {
       return new Plan(2, reps, 1);
     }
@@ -558,18 +561,30 @@ public final class Bench {
     System.gc();
   }
 
+  /** The least warm-up before a timing, in nanoseconds. */
+  static final long WARM_UP_NS = 1_000_000_000L;
+
   static double time(Plan plan, Runnable run) {
     settle();
-    for (int i = 0; i < plan.warmups(); i++) {
+    // Warm-up: the plan's calls, and then on until a second has passed, so that the JIT has compiled the kernels
+    // before the timing starts: a call of a few milliseconds timed after two warm-ups caught C2 mid-compilation,
+    // and one case's figure swung by 2x from run to run.
+    long warmStart = System.nanoTime();
+    int warm = 0;
+    while (warm < plan.warmups() || (System.nanoTime() - warmStart < WARM_UP_NS && warm < 5000)) {
       run.run();
+      warm++;
     }
+    double perCall = (System.nanoTime() - warmStart) / 1e9 / Math.max(1, warm);
+    // A batch lasts at least 20 ms, so that a short call is not timed one at a time.
+    int calls = (int) Math.max(plan.calls(), Math.min(1000, Math.ceil(0.02 / Math.max(perCall, 1e-9))));
     double[] s = new double[plan.batches()];
     for (int b = 0; b < s.length; b++) {
       long start = System.nanoTime();
-      for (int i = 0; i < plan.calls(); i++) {
+      for (int i = 0; i < calls; i++) {
         run.run();
       }
-      s[b] = (System.nanoTime() - start) / 1e9 / plan.calls();
+      s[b] = (System.nanoTime() - start) / 1e9 / calls;
     }
     Arrays.sort(s);
     return s[s.length / 2];
