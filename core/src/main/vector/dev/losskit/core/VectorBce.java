@@ -10,22 +10,24 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * BCE with logits over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
  * targets and upstream gradients are read as float lanes and widened to double lanes; \( e^{-|x|} \)
- * ({@link VectorMath#expNegAbs}, below \( 2^{-45.3} \) relative), \( \sigma(x) \), \( \operatorname{log1p} \)
+ * ({@link VectorMath#expNegAbs}, below \( 2^{-44.5} \) relative), \( \sigma(x) \), \( \operatorname{log1p} \)
  * ({@link VectorMath#log1pUnitAtanh(DoubleVector)}, below \( 2^{-51} \) relative like the reference's, with no
  * range reduction; only the loss uses it), the loss and the gradient's scale are double, in the order of
  * {@link ReferenceBceWithLogits}, and each float result is rounded once: within 1 ulp of the exact value, even where
  * \( \sigma(x) - y \) cancels.
  *
- * <p>Why \( 2^{-45.3} \) suffices. Gradient: write \( d = c - p y \) with \( c = (p y + 1 - y)\,\sigma \) (without
+ * <p>Why \( 2^{-44.5} \) suffices. Gradient: write \( d = c - p y \) with \( c = (p y + 1 - y)\,\sigma \) (without
  * {@code p}: \( d = \sigma - y \), \( c = \sigma \)). Both \( 1/(1+e) \) and \( e/(1+e) \) move by at most the
- * relative error of \( e \), so the exponential's error moves \( d \) by at most \( 2^{-45.3} |c| \), and the double
+ * relative error of \( e \), so the exponential's error moves \( d \) by at most \( 2^{-44.5} |c| \), and the double
  * roundings by a few \( 2^{-53} |c| \). A lane with \( |d| \ge 2^{-18} |c| \) is therefore off by under
- * \( 2^{-27.2} |d| \), under 0.12 float ulp, on top of the final rounding: within 1 ulp. A lane with
+ * \( 2^{-26.5} |d| \), under 0.2 float ulp, on top of the final rounding: within 1 ulp. A lane with
  * \( |d| < 2^{-18} |c| \) (σ − y cancelling by 18 bits or more: rare unless targets are near σ(x), or y = 1 with
  * x &gt; 12.4) is detected in the vector loop and recomputed in scalar double exactly as the reference does
- * ({@code exactGrad}), so it carries the reference's bits. Loss: \( \ell = (1-y)x - w_p \log\sigma \) is, for
- * either sign of x, a sum of non-negative terms one of which is \( w_p \operatorname{log1p}(e) \), whose relative error
- * the exponential's bounds, so it moves \( \ell \) by under \( 2^{-45} \ell \).
+ * ({@code exactGrad}), so it carries the reference's rounding. Loss: with targets in [0, 1] and a non-negative
+ * {@code pos_weight}, \( \ell = (1-y)x - w_p \log\sigma \) is, for either sign of x, a sum of non-negative terms one
+ * of which is \( w_p \operatorname{log1p}(e) \), whose relative error the exponential's bounds, so it moves
+ * \( \ell \) by under \( 2^{-44} \ell \). Targets outside [0, 1] (PyTorch accepts them) can make those terms
+ * cancel; such a loss element is held only to that absolute error, a few float ulps at worst.
  *
  * <p>An element's arithmetic is its lane's alone, and a block's loss sum is its lanes added in lane order
  * ({@link VectorMath#sumLanes(DoubleVector, double[])}) then its scalar tail: the same bits cold and warm, and for

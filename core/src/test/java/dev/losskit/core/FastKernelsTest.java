@@ -279,4 +279,33 @@ class FastKernelsTest {
       assertEquals(0, fast.gradInput().numel());
     }
   }
+
+  /**
+   * Beyond |x| = 700 the fused BCE takes e^-|x| as exactly 0, as the reference does in effect: times an infinite
+   * weight, pos_weight or upstream gradient that gives NaN, as in the reference, not infinity. (A version that
+   * clamped to e^-700 gave infinity.)
+   */
+  @Test
+  void bceBeyondTheExponentialsRangeMatchesTheReferenceWithInfiniteFactors() {
+    float[] x = new float[64];
+    float[] y = new float[64];
+    for (int i = 0; i < 64; i++) {
+      x[i] = i % 4 == 0 ? -1000f : i % 4 == 1 ? 1000f : i % 4 == 2 ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY;
+      y[i] = i % 4 == 0 || i % 4 == 2 ? 0f : 1f;
+    }
+    Tensor input = Tensor.of(x, 64);
+    Tensor target = Tensor.of(y, 64);
+    Tensor inf = Tensor.of(new float[] {Float.POSITIVE_INFINITY}, 1);
+    BceWithLogitsLoss[] losses = {
+      BceWithLogitsLoss.builder().reduction(Reduction.SUM).weight(inf).build(),
+      BceWithLogitsLoss.builder().reduction(Reduction.SUM).posWeight(inf).build(),
+      BceWithLogitsLoss.builder().reduction(Reduction.SUM).build()};
+    for (BceWithLogitsLoss bce : losses) {
+      Tensor g = bce == losses[2] ? Tensor.scalar(Float.POSITIVE_INFINITY) : null;
+      LossResult fast = bce.forwardBackward(input, target, g);
+      LossResult reference = Reference.forwardBackward(bce, input, target, g);
+      assertArrayEquals(reference.loss().toDoubleArray(), fast.loss().toDoubleArray(), 0, bce.toString());
+      assertArrayEquals(reference.gradInput().toDoubleArray(), fast.gradInput().toDoubleArray(), 0, bce.toString());
+    }
+  }
 }
