@@ -1,8 +1,8 @@
 package dev.losskit.core;
 
 /**
- * The fused BCE-with-logits kernel: loss and gradient in one elementwise pass, in parallel chunks, with no
- * temporary beyond the gradient. Weights and positive weights either have the input's shape or broadcast along
+ * The fused BCE-with-logits kernel: loss and gradient block by block (a pass over each block's elements, in cache),
+ * in parallel chunks, with no temporary beyond the gradient and per-block scratch. Weights and positive weights either have the input's shape or broadcast along
  * the last dimension (shape {@code (L)} or {@code (1, ..., 1, L)}); other broadcasts use the reference kernel.
  * Float32 inputs use the Vector API (heap arrays or buffers, every reduction, the gradient into the caller's array
  * or buffer), in double lanes rounded once to float; everything else is double scalar code. The loss sum is

@@ -12,14 +12,15 @@ package dev.losskit.core;
  * <p>Rows (and, for the K-dim layout, blocks of positions) are processed in parallel ({@link Parallelism}). Every
  * value is computed in double precision and rounded once: float32 inputs with the Vector API
  * ({@code jdk.incubator.vector}, when the module is present) run {@link VectorCrossEntropy} (rows of at least
- * {@value #VECTOR_MIN_CLASSES} classes, K-dim items of at least {@value #KDIM_MIN_INNER} positions), within 1 ulp
- * of the exact value; everything else runs in double scalar code. The reference kernel
+ * {@value #VECTOR_MIN_CLASSES} classes, K-dim items of at least {@value #KDIM_MIN_INNER} positions) for class
+ * indices and {@link VectorProbabilities} for class probabilities, within 1 ulp of the exact value; everything else
+ * runs in double scalar code. The reference kernel
  * ({@link ReferenceCrossEntropy}) is the specification; tests prove this kernel against it.
  */
 final class FastCrossEntropy {
   private FastCrossEntropy() {}
 
-  /** Rows at least this long use float vectors; shorter ones are exact in double. */
+  /** Rows at least this long use the vector kernel; shorter ones run double scalar code. */
   static final int VECTOR_MIN_CLASSES = 64;
 
   static LossResult indexTargets(ClassProblem p, ClassOptions o, Request r) {
@@ -256,7 +257,7 @@ final class FastCrossEntropy {
     double[] upstream = new double[0];
     double[] nll = new double[0];
     double[] smooth = new double[0];
-    final double[] stats = new double[3];
+    final double[] stats = new double[2];
     private double[] row = new double[0];
     private double[] e = new double[0];
     private double[] lanes = new double[0];

@@ -95,7 +95,7 @@ final class VectorCrossEntropy {
    * @param scratch a row of floats for a buffer-backed input, else unused
    * @param eScratch at least {@code classes} doubles when {@code grad} is not null
    * @param laneScratch at least {@link #doubleLanes()} doubles
-   * @param stats 3 doubles of scratch
+   * @param stats 2 doubles of scratch
    */
   static void row(Tensor input, int at, int classes, float[] scratch, double[] eScratch, double[] laneScratch,
       double[] stats, int target, double[] w, double weightTotal, double eps, double g, double[] nll,
@@ -121,7 +121,7 @@ final class VectorCrossEntropy {
     int am = Float.isFinite(max) ? firstIndexOf(a, off, n, max) : -1;
     expPass(a, off, n, max, grad == null ? null : eScratch, am, smoothing, w, eps > 0, laneScratch, stats);
     double rest = stats[0];
-    double shiftSum = stats[2];
+    double shiftSum = stats[1];
     double sum = am >= 0 ? 1 + rest : rest;
     double logSum = am >= 0 ? Math.log1p(rest) : Math.log(sum);
     double wt = target < 0 ? 0 : w == null ? 1 : w[target];
@@ -196,9 +196,8 @@ final class VectorCrossEntropy {
   /**
    * Pass 2 of a row, in its own small method so that the JIT compiles the loop with the exponential inlined (in a
    * large method an OSR compilation may leave it out of line, and every vector that crosses the call is boxed).
-   * Writes \( \sum_{c \ne x} e_c \) (x = {@code exclude}), \( e_x \) and \( \sum_c w_c (x_c - m) \) (when
-   * {@code shift}) into
-   * {@code stats}; stores each \( e_c \) into {@code e} unless it is null.
+   * Writes \( \sum_{c \ne x} e_c \) (x = {@code exclude}) and \( \sum_c w_c (x_c - m) \) (when {@code shift})
+   * into {@code stats}; stores each \( e_c \) into {@code e} unless it is null.
    */
   private static void expPass(float[] a, int off, int n, float max, double[] e, int exclude, boolean shift,
       double[] w, boolean accurate, double[] laneScratch, double[] stats) {
@@ -209,7 +208,6 @@ final class VectorCrossEntropy {
     DoubleVector vm = DoubleVector.broadcast(SD, (double) max);
     DoubleVector vsum = DoubleVector.zero(SD);
     DoubleVector vshift = DoubleVector.zero(SD);
-    double et = 0;
     for (int i = 0; i < dbound; i += dl) {
       DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, off + i)
           .convertShape(VectorOperators.F2D, SD, 0)).sub(vm);
@@ -245,7 +243,6 @@ final class VectorCrossEntropy {
         // Through memory: lane(i) and withLane(i) with a variable index are not intrinsics on every JDK, and a
         // vector that leaves the intrinsics is boxed.
         v.intoArray(laneScratch, 0);
-        et = laneScratch[exclude - i];
         laneScratch[exclude - i] = 0;
         vsum = vsum.add(DoubleVector.fromArray(SD, laneScratch, 0));
       } else {
@@ -263,9 +260,7 @@ final class VectorCrossEntropy {
       if (e != null) {
         e[i] = v;
       }
-      if (i == exclude) {
-        et = v;
-      } else {
+      if (i != exclude) {
         others += v;
       }
       if (shift) {
@@ -273,8 +268,7 @@ final class VectorCrossEntropy {
       }
     }
     stats[0] = others;
-    stats[1] = et;
-    stats[2] = shiftSum;
+    stats[1] = shiftSum;
   }
 
   /** Pass 3 of a row: \( \partial x_c = s\,e_c - \mathit{spread}\,w_c \) in double, rounded once to float. */

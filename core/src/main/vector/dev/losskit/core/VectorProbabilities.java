@@ -2,8 +2,6 @@ package dev.losskit.core;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.LongVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -11,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Float32 cross-entropy with class-probability targets, with the Vector API: loaded only when
  * {@link VectorSupport#AVAILABLE}. Inputs and targets are read as float lanes and widened to double lanes; the
- * exponentials ({@link #exp}), the sums and the gradient's final scale are double, and each
+ * exponentials ({@link VectorMath#expNonPositive}), the sums and the gradient's final scale are double, and each
  * gradient element is rounded to float once, so it is within 1 ulp of the exact value even where
  * \( p_c T - y'_c w_c \) cancels.
  *
@@ -29,75 +27,6 @@ final class VectorProbabilities {
   private static final VectorSpecies<Float> FMAX = FloatVector.SPECIES_PREFERRED;
 
   private VectorProbabilities() {}
-
-  private static final double LOG2E = 1.4426950408889634;
-  /** fdlibm's split of ln 2: the high part has 32 significant bits, so {@code n·LN2_HI} is exact. */
-  private static final double LN2_HI = 6.93147180369123816490e-01;
-  private static final double LN2_LO = 1.90821492927058770002e-10;
-  /** 1.5·2^52: adding it rounds to an integer, held in the low bits of the sum. */
-  private static final double ROUND = 6755399441055744.0;
-  /** Below this, \( e^x \) is far under float's smallest subnormal; such lanes give 0. */
-  private static final double EXP_MIN = -700;
-  /*
-   * e^r ≈ 1 + r + r^2 Q(r) on |r| ≤ 0.5005 ln 2, Q of degree 9 interpolating (e^r - 1 - r)/r^2 at the Chebyshev
-   * nodes (mpmath, 40 digits), its coefficients rounded to double: with those rounded coefficients and exact
-   * arithmetic, the relative error is below 2^-55.7 over the interval (checked at 4001 points in 40-digit arithmetic).
-   */
-  private static final double Q9 = 2.5100424157005067e-08;
-  private static final double Q8 = 2.7620138719733994e-07;
-  private static final double Q7 = 2.7557268378684192e-06;
-  private static final double Q6 = 2.480152119021773e-05;
-  private static final double Q5 = 0.00019841269863105968;
-  private static final double Q4 = 0.0013888888917281794;
-  private static final double Q3 = 0.008333333333330051;
-  private static final double Q2 = 0.04166666666662399;
-  private static final double Q1 = 0.16666666666666669;
-  private static final double Q0 = 0.5000000000000001;
-
-  /**
-   * Computes \( e^x \) lane-wise in double for lanes at most 0, to a relative error below \( 2^{-50} \), as
-   * {@link VectorMath#expNonPositive} promises, with three fewer operations per vector: range reduction
-   * \( x = n \ln 2 + r \) with fdlibm's two-part \( \ln 2 \) (the same as there), then the polynomial
-   * \( 1 + r + r^2 Q(r) \) of degree 11 in one Horner chain of fused multiply-adds, where that one uses the Taylor
-   * polynomial of degree 13 and three more operations. The error budget: the polynomial's own error is below
-   * \( 2^{-55.7} \); the reduced argument carries at most about \( 2^{-53}|r| \) absolute (the low part of
-   * \( \ln 2 \), the last fused multiply-add), which moves \( e^r \) by under \( 2^{-54} \) relative; each
-   * Horner step rounds once, and a rounding in the step of degree \( j \) reaches the result scaled by
-   * \( |r|^{j} \le 0.35^{j} \), so all but the last two add below \( 2^{-54.5} \), the degree-1 step
-   * \( 2^{-53} \cdot 0.35 \cdot 1.42 \) and the last one \( 2^{-53} \); the scale by \( 2^n \), an integer add to
-   * the exponent field, is exact. In all, about \( 2.4 \cdot 2^{-53} < 2^{-51} \). Lanes under {@code EXP_MIN} give 0.
-   */
-  static DoubleVector exp(DoubleVector x) {
-    VectorSpecies<Double> s = x.species();
-    VectorMask<Double> under = x.compare(VectorOperators.LT, EXP_MIN);
-    DoubleVector xc = x.max(EXP_MIN);
-    DoubleVector t = xc.fma(DoubleVector.broadcast(s, LOG2E), DoubleVector.broadcast(s, ROUND));
-    DoubleVector n = t.sub(ROUND);
-    DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI), xc);
-    r = n.fma(DoubleVector.broadcast(s, -LN2_LO), r);
-    DoubleVector er = poly(r);
-    // t's bits are ROUND_BITS + n, and ROUND_BITS << 52 is 0 (mod 2^64): shifted, they are n in the exponent
-    // field. Adding them to er's bits multiplies er in [0.7, 1.42] by 2^n exactly: n >= -1011 keeps it normal.
-    LongVector scale = t.reinterpretAsLongs().lanewise(VectorOperators.LSHL, 52);
-    return er.reinterpretAsLongs().add(scale).reinterpretAsDoubles().blend(0.0, under);
-  }
-
-  /** \( 1 + r + r^2 Q(r) \) in Horner order: a method of its own to keep {@link #exp} under C2's inlining limit. */
-  private static DoubleVector poly(DoubleVector r) {
-    VectorSpecies<Double> s = r.species();
-    DoubleVector p = DoubleVector.broadcast(s, Q9);
-    p = p.fma(r, DoubleVector.broadcast(s, Q8));
-    p = p.fma(r, DoubleVector.broadcast(s, Q7));
-    p = p.fma(r, DoubleVector.broadcast(s, Q6));
-    p = p.fma(r, DoubleVector.broadcast(s, Q5));
-    p = p.fma(r, DoubleVector.broadcast(s, Q4));
-    p = p.fma(r, DoubleVector.broadcast(s, Q3));
-    p = p.fma(r, DoubleVector.broadcast(s, Q2));
-    p = p.fma(r, DoubleVector.broadcast(s, Q1));
-    p = p.fma(r, DoubleVector.broadcast(s, Q0));
-    p = p.fma(r, DoubleVector.broadcast(s, 1.0));
-    return p.fma(r, DoubleVector.broadcast(s, 1.0));
-  }
 
   /** {@return the number of positions in a strip of the K-dim layout: the double lane count} */
   static int lanes() {
@@ -201,7 +130,7 @@ final class VectorProbabilities {
     DoubleVector vl = DoubleVector.zero(D);
     for (int i = 0; i < bound; i += l) {
       DoubleVector shifted = widen(x, xo + i).sub(vm);
-      DoubleVector ex = exp(shifted);
+      DoubleVector ex = VectorMath.expNonPositive(shifted);
       vs = vs.add(ex);
       if (store) {
         ex.intoArray(e, i);
@@ -301,7 +230,7 @@ final class VectorProbabilities {
     DoubleVector vl = DoubleVector.zero(D);
     for (int c = 0; c < classes; c++) {
       DoubleVector shifted = widen(x, xo + c * xs).sub(vm);
-      DoubleVector ex = exp(shifted);
+      DoubleVector ex = VectorMath.expNonPositive(shifted);
       vs = vs.add(ex);
       if (store) {
         ex.intoArray(e, c * l);
