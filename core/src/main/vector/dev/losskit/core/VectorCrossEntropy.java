@@ -34,6 +34,7 @@ final class VectorCrossEntropy {
 
   private static final VectorSpecies<Float> SF = FloatVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Double> SD = DoubleVector.SPECIES_PREFERRED;
+  private static final VectorSpecies<Long> SL = LongVector.SPECIES_PREFERRED;
   /** Float vectors of as many lanes as {@link #SD}: they convert to and from its vectors. */
   private static final VectorSpecies<Float> SH =
       VectorSpecies.of(float.class, VectorShape.forBitSize(SD.vectorBitSize() / 2));
@@ -61,6 +62,8 @@ final class VectorCrossEntropy {
    * and rounding to float (and it keeps \( 2^n \) normal).
    */
   private static final double EXP_MIN = -700;
+  /** The bits of {@code -EXP_MIN}: for d >= 0, {@code min(bits(d), CLAMP_BITS)} is the bits of min(d, 700). */
+  private static final long CLAMP_BITS = Double.doubleToRawLongBits(-EXP_MIN);
 
   // q(r), near-minimax for (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (Lawson's algorithm): e^r to 2^-45.8.
   private static final double Q0 = 0.49999999999664546;
@@ -180,17 +183,7 @@ final class VectorCrossEntropy {
   }
 
   private static float maxPass(float[] a, int off, int n) {
-    int lanes = SF.length();
-    int bound = SF.loopBound(n);
-    FloatVector vmax = FloatVector.broadcast(SF, Float.NEGATIVE_INFINITY);
-    for (int i = 0; i < bound; i += lanes) {
-      vmax = vmax.max(FloatVector.fromArray(SF, a, off + i));
-    }
-    float max = vmax.reduceLanes(VectorOperators.MAX);
-    for (int i = bound; i < n; i++) {
-      max = Math.max(max, a[off + i]);
-    }
-    return max;
+    return VectorMath.maxFloats(a, off, n);
   }
 
   /**
@@ -208,34 +201,40 @@ final class VectorCrossEntropy {
     DoubleVector vm = DoubleVector.broadcast(SD, (double) max);
     DoubleVector vsum = DoubleVector.zero(SD);
     DoubleVector vshift = DoubleVector.zero(SD);
+    LongVector clamp = LongVector.broadcast(SL, CLAMP_BITS);
+    DoubleVector negLog2e = DoubleVector.broadcast(SD, -LOG2E);
+    DoubleVector round = DoubleVector.broadcast(SD, ROUND);
+    DoubleVector one = DoubleVector.broadcast(SD, 1.0);
     for (int i = 0; i < dbound; i += dl) {
-      DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, off + i)
-          .convertShape(VectorOperators.F2D, SD, 0)).sub(vm);
-      // e = exp(shifted), written out here (see the class comment): shifted = n ln2 + r, e^r = 1 + r + r^2 q(r),
-      // q by Estrin's scheme: the loop is bound by the latency of this chain, not by the operations.
-      DoubleVector xc = shifted.max(EXP_MIN);
-      DoubleVector t = xc.fma(LOG2E, ROUND);
+      // d = m - x >= 0, clamped to 700 on its bits (an integer minimum, one instruction, where a floating one is a
+      // chain of several; d >= 0 and +inf order as their bits do); e = exp(-d), written out here (see the class
+      // comment). With n = round(-d log2 e) and r = d + n ln2 (the reduced argument, negated), e = 2^n (1 - r + r^2
+      // q(-r)), q by Estrin's scheme (the odd coefficients negated), and 2^n added to the exponent field: the same
+      // bits as exp(x - m) by 2^n · e^r, in fewer operations. A non-finite maximum is handled after the loop.
+      DoubleVector d = vm.sub((DoubleVector) FloatVector.fromArray(SH, a, off + i)
+          .convertShape(VectorOperators.F2D, SD, 0));
+      DoubleVector dc = ((LongVector) d.reinterpretAsLongs()).min(clamp).reinterpretAsDoubles();
+      DoubleVector t = dc.fma(negLog2e, round);
       DoubleVector nv = t.sub(ROUND);
       DoubleVector r = accurate
-          ? nv.fma(DoubleVector.broadcast(SD, -LN2_HI), xc).add(nv.mul(DoubleVector.broadcast(SD, -LN2_LO)))
-          : nv.fma(DoubleVector.broadcast(SD, -LN2), xc);
+          ? nv.fma(DoubleVector.broadcast(SD, LN2_HI), dc).add(nv.mul(DoubleVector.broadcast(SD, LN2_LO)))
+          : nv.fma(DoubleVector.broadcast(SD, LN2), dc);
       DoubleVector r2 = r.mul(r);
       DoubleVector q;
       if (accurate) {
         DoubleVector r4 = r2.mul(r2);
-        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, Q1), DoubleVector.broadcast(SD, Q0));
-        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, Q3), DoubleVector.broadcast(SD, Q2));
-        DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, Q5), DoubleVector.broadcast(SD, Q4));
-        DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, Q7), DoubleVector.broadcast(SD, Q6));
+        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, -Q1), DoubleVector.broadcast(SD, Q0));
+        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, -Q3), DoubleVector.broadcast(SD, Q2));
+        DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, -Q5), DoubleVector.broadcast(SD, Q4));
+        DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, -Q7), DoubleVector.broadcast(SD, Q6));
         q = q23.fma(r2, q01).add(q67.fma(r2, q45).mul(r4));
       } else {
-        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, F1), DoubleVector.broadcast(SD, F0));
-        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, F3), DoubleVector.broadcast(SD, F2));
+        DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, -F1), DoubleVector.broadcast(SD, F0));
+        DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, -F3), DoubleVector.broadcast(SD, F2));
         q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
       }
-      DoubleVector v = q.fma(r2, r.add(1.0))
-          .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52)
-              .reinterpretAsDoubles());
+      DoubleVector v = q.fma(r2, one.sub(r)).reinterpretAsLongs()
+          .add(t.reinterpretAsLongs().lanewise(VectorOperators.LSHL, 52)).reinterpretAsDoubles();
       if (e != null) {
         v.intoArray(e, i);
       }
@@ -249,11 +248,12 @@ final class VectorCrossEntropy {
         vsum = vsum.add(v);
       }
       if (shift) {
-        vshift = w == null ? vshift.add(shifted) : shifted.fma(DoubleVector.fromArray(SD, w, i), vshift);
+        // The sum of w·d, negated after the loop: exactly the sum of w·(x - m).
+        vshift = w == null ? vshift.add(d) : d.fma(DoubleVector.fromArray(SD, w, i), vshift);
       }
     }
     double others = VectorMath.sumLanes(vsum, laneScratch);
-    double shiftSum = shift ? VectorMath.sumLanes(vshift, laneScratch) : 0;
+    double shiftSum = shift ? -VectorMath.sumLanes(vshift, laneScratch) : 0;
     for (int i = dbound; i < n; i++) {
       double shifted = (double) a[off + i] - max;
       double v = exp(shifted);
@@ -267,7 +267,9 @@ final class VectorCrossEntropy {
         shiftSum += shifted * (w == null ? 1 : w[i]);
       }
     }
-    stats[0] = others;
+    // A non-finite maximum (an infinity, a NaN, or a row of -inf) makes the row NaN, as in the reference, where
+    // some x - m is NaN: here the clamp would have turned it into a number.
+    stats[0] = Float.isFinite(max) ? others : Double.NaN;
     stats[1] = shiftSum;
   }
 

@@ -24,7 +24,6 @@ final class VectorProbabilities {
   /** Floats with as many lanes as {@link #D}: half its width. */
   private static final VectorSpecies<Float> F =
       VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
-  private static final VectorSpecies<Float> FMAX = FloatVector.SPECIES_PREFERRED;
 
   private VectorProbabilities() {}
 
@@ -56,17 +55,7 @@ final class VectorProbabilities {
    */
   static double row(float[] x, int xo, float[] y, int yo, int classes, double[] w, double eps, double g,
       float[] grad, int go, double[] e, double[] lanes) {
-    int fl = FMAX.length();
-    int fBound = FMAX.loopBound(classes);
-    FloatVector vmax = FloatVector.broadcast(FMAX, Float.NEGATIVE_INFINITY);
-    for (int i = 0; i < fBound; i += fl) {
-      vmax = vmax.max(FloatVector.fromArray(FMAX, x, xo + i));
-    }
-    float maxF = vmax.reduceLanes(VectorOperators.MAX);
-    for (int i = fBound; i < classes; i++) {
-      maxF = Math.max(maxF, x[xo + i]);
-    }
-    double max = maxF;
+    double max = VectorMath.maxFloats(x, xo, classes);
     boolean smooth = eps > 0;
     double keep = 1 - eps;
     double spread = eps / classes;
