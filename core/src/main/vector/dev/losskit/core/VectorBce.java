@@ -52,6 +52,14 @@ final class VectorBce {
     return D.length();
   }
 
+  /**
+   * \( \min(x, 0) \) with Java's result for every lane (NaN stays NaN, -0 stays -0) as a compare and a blend: Java's
+   * floating {@code min} is a chain of several instructions.
+   */
+  private static DoubleVector minZero(DoubleVector x) {
+    return x.blend(0.0, x.compare(VectorOperators.GT, 0.0));
+  }
+
   private static DoubleVector widen(float[] a, int at) {
     return (DoubleVector) FloatVector.fromArray(F, a, at).convertShape(VectorOperators.F2D, D, 0);
   }
@@ -152,7 +160,7 @@ final class VectorBce {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
       DoubleVector logSigmoid =
-          vx.min(zero).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
+          minZero(vx).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
       DoubleVector logWeight = p == null ? one : DoubleVector.fromArray(D, p, po + j).sub(one).mul(vy).add(one);
       DoubleVector v = one.sub(vy).mul(vx).sub(logWeight.mul(logSigmoid));
       if (w != null) {
@@ -177,7 +185,7 @@ final class VectorBce {
       DoubleVector vx = widen(x, xo + j);
       DoubleVector vy = widen(y, yo + j);
       DoubleVector logSigmoid =
-          vx.min(zero).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
+          minZero(vx).sub(VectorMath.log1pUnitAtanh(DoubleVector.fromArray(D, ex, j)));
       DoubleVector v = one.sub(vy).mul(vx).sub(logSigmoid);
       if (loss != null) {
         v.intoArray(loss, lo + j);

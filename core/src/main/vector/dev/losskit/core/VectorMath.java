@@ -116,7 +116,10 @@ final class VectorMath {
   static DoubleVector expNonPositive(DoubleVector x) {
     VectorSpecies<Double> s = x.species();
     VectorMask<Double> under = x.compare(VectorOperators.LT, EXP_MIN_D);
-    DoubleVector xc = x.max(EXP_MIN_D);
+    // No clamp: a lane under -700 (-inf included) computes garbage bits, which the blend below replaces with 0, and
+    // a NaN flows through. (Java's floating max, a chain of several instructions, cost more than the exponential's
+    // polynomial.)
+    DoubleVector xc = x;
     DoubleVector t = xc.fma(DoubleVector.broadcast(s, LOG2E_D), DoubleVector.broadcast(s, ROUND_D));
     DoubleVector n = t.sub(ROUND_D);
     DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI_D), xc);
@@ -161,13 +164,13 @@ final class VectorMath {
 
   /** fdlibm's \( \ln 2 \) rounded to double: off by \( 2^{-55.3} \). */
   private static final double LN2_D = 0.6931471805599453;
-  /** Beyond this \( |x| \), \( e^{-|x|} \) is taken as 0 (the clamp also keeps \( 2^n \) normal). */
+  /** Beyond this \( |x| \), \( e^{-|x|} \) is taken as 0 (below it, \( 2^n \) is normal). */
   private static final double EXP_MAX_ABS_D = 700;
 
   /**
    * Computes \( e^{-|x|} \) lane-wise in double to a relative error below \( 2^{-44.5} \) (measured in 200-bit
    * arithmetic: \( 2^{-45.8} \) for \( |x| < 5 \), \( 2^{-45.4} \) near 150, \( 2^{-44.5} \) near 700), in fewer
-   * operations than {@link #expNonPositive}: \( -a = n \ln 2 + r \) with \( a = \min(|x|, 700) \),
+   * operations than {@link #expNonPositive}: \( -a = n \ln 2 + r \) with \( a = |x| \),
    * \( u = -r = a + n \ln 2 \) in one fused multiply-add with \( \ln 2 \) rounded to double (its error grows with
    * \( |n| \)); \( e^{r} = 1 - u + u^2 q(-u) \), with \( q \) near-minimax of degree 7 for
    * \( (e^r - 1 - r)/r^2 \) on \( |r| \le \ln 2 / 2 \) (Lawson's algorithm, as in {@link VectorCrossEntropy}:
@@ -182,7 +185,10 @@ final class VectorMath {
    */
   static DoubleVector expNegAbs(DoubleVector x) {
     VectorSpecies<Double> s = x.species();
-    DoubleVector a = x.abs().min(EXP_MAX_ABS_D);
+    // No clamp: a lane beyond 700 (an infinity included) computes garbage bits, which the blend at the end replaces
+    // with 0, and a NaN flows through. (Java's floating min, a chain of several instructions, cost as much as a
+    // quarter of the loop.)
+    DoubleVector a = x.abs();
     DoubleVector t = a.fma(DoubleVector.broadcast(s, -LOG2E_D), DoubleVector.broadcast(s, ROUND_D));
     DoubleVector n = t.sub(ROUND_D);
     DoubleVector u = n.fma(DoubleVector.broadcast(s, LN2_D), a);
@@ -198,7 +204,7 @@ final class VectorMath {
     // t's low bits hold n (two's complement): shifted by 52 they are n in the exponent field.
     LongVector shift = t.reinterpretAsLongs().lanewise(VectorOperators.LSHL, 52);
     return er.reinterpretAsLongs().add(shift).reinterpretAsDoubles()
-        .blend(0.0, x.abs().compare(VectorOperators.GT, EXP_MAX_ABS_D));
+        .blend(0.0, a.compare(VectorOperators.GT, EXP_MAX_ABS_D));
   }
 
   /** Near-minimax coefficients of \( Q(T) \), degree 9 down to 0, on \( T \in [0, 4/9] \). */
