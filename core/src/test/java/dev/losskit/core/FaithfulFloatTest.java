@@ -10,7 +10,9 @@ import java.util.Arrays;
 import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Assume;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -39,7 +41,8 @@ class FaithfulFloatTest {
    * (\( T (4 + \sqrt C) \) per position: \( \log S \) of an \( S \) near 1 keeps the rounding of \( S \)).
    */
   record Case(Loss loss, float[] x, float[] y, float[] g, int[] shape, int[] gShape, boolean direct,
-      boolean bufferGrad, double[] condition, double[] lossCondition, String description) {
+      boolean bufferGrad, double[] condition, double[] lossCondition, String description,
+      java.util.function.IntFunction<double[]> exactGradient) {
     @Override
     public String toString() {
       return description;
@@ -146,9 +149,11 @@ class FaithfulFloatTest {
           }
           double[] lossCondition = reduction == Reduction.NONE ? perPosition
               : new double[] {reduction == Reduction.MEAN ? lossSum / (n * inner) : lossSum};
+          double[] wOrNull = w;
           return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), condition, lossCondition,
               loss + " " + Arrays.toString(shape) + " x" + scale + " " + targets + (direct ? " direct" : "")
-                  + " seed " + seed);
+                  + " seed " + seed,
+              i -> exactProbabilityGradient(x, y, g, shape, reduction, eps, wOrNull, i));
         });
   }
 
@@ -222,7 +227,7 @@ class FaithfulFloatTest {
           }
           return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), condition, null,
               loss + " (" + rows + ", " + cols + ") x" + scale + " " + targets + (direct ? " direct" : "")
-                  + " seed " + seed);
+                  + " seed " + seed, null);
         });
   }
 
@@ -232,6 +237,54 @@ class FaithfulFloatTest {
       w[i] = r.nextInt(9) == 0 ? 0 : (float) (0.25 + 4 * r.nextDouble());
     }
     return w;
+  }
+
+  /**
+   * A case the property found: one-hot targets, smoothing 0.37, C = 3407, where \( p_c - \varepsilon/C \) cancels by
+   * 21 bits. The float64 reference is 2.4 float ulps from the exact value at element 1739 (its S, summed over 3407
+   * terms in order, is off by about 2^-42), beyond the condition's estimate of its error; the vector kernel is within
+   * 1 ulp of the exact value at every element. (The scalar fallback sums S in order as the reference does, and is
+   * held to the reference's bound by the property.)
+   */
+  @Example
+  void oneHotSmoothedWideRowIsWithinOneUlpOfTheExactGradient() {
+    Assume.that(Kernels.vectorized());
+    double eps = 0.37;
+    Random r = new Random(-680538);
+    int[] shape = {1 + r.nextInt(3), 1000 + r.nextInt(3100)};
+    int n = shape[0];
+    int classes = shape[1];
+    float[] x = new float[n * classes];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) r.nextGaussian();
+    }
+    float[] y = new float[x.length];
+    for (int pos = 0; pos < n; pos++) {
+      for (int c = 0; c < classes; c++) {
+        r.nextGaussian(); // the generator's softmax logits, unused for one-hot targets
+      }
+      y[pos * classes + r.nextInt(classes)] = 1;
+    }
+    float[] g = new float[n];
+    for (int i = 0; i < n; i++) {
+      g[i] = (float) r.nextGaussian();
+    }
+    Loss loss = CrossEntropyLoss.builder().reduction(Reduction.NONE).labelSmoothing(eps).build();
+    float[] grad = new float[x.length];
+    loss.forwardBackward(Tensor.of(x, shape), Tensor.of(y, shape), Tensor.of(g, n), grad);
+    double[] reference = Reference.forwardBackward(loss, Tensor.of(widen(x), shape), Tensor.of(widen(y), shape),
+        Tensor.of(widen(g), n)).gradInput().toDoubleArray();
+    double[] at1739 = exactProbabilityGradient(x, y, g, shape, Reduction.NONE, eps, null, 1739);
+    assertTrue(Math.abs(reference[1739] - at1739[0]) > 2 * Math.ulp((float) at1739[0]),
+        "the float64 reference is expected to be over 2 float ulps off at element 1739: " + reference[1739]
+            + " against " + at1739[0]);
+    for (int i = 0; i < x.length; i++) {
+      double[] exact = exactProbabilityGradient(x, y, g, shape, Reduction.NONE, eps, null, i);
+      double ulp = Math.ulp((float) exact[0]);
+      assertTrue(Math.abs(grad[i] - exact[0]) <= ulp + 0x1p-51 * exact[1],
+          "element " + i + ": exact " + exact[0] + ", kernel " + grad[i] + " (" + Math.abs(grad[i] - exact[0]) / ulp
+              + " ulp)");
+    }
   }
 
   @Property(tries = 300)
@@ -266,36 +319,103 @@ class FaithfulFloatTest {
     }
     LossResult exact = Reference.forwardBackward(k.loss(), Tensor.of(widen(k.x()), k.shape()),
         Tensor.of(widen(k.y()), k.shape()), Tensor.of(widen(k.g()), k.gShape()));
-    double worst = worst(exact.loss(), fast.loss().toFloatArray(), k.lossCondition(), "loss of " + k);
-    worst = Math.max(worst, worst(exact.gradInput(), grad, k.condition(), "gradient of " + k));
+    double worst = worst(exact.loss(), fast.loss().toFloatArray(), k.lossCondition(), "loss of " + k, null);
+    worst = Math.max(worst, worst(exact.gradInput(), grad, k.condition(), "gradient of " + k, k.exactGradient()));
     assertArrayEquals(grad, fast.gradInput().toFloatArray(), "the returned gradient of " + k);
     return worst;
   }
 
   /**
    * The worst error in ulps of the elements whose condition allows less than a hundredth of an ulp; every element
-   * must be within 1 ulp plus \( 2^{-51} \) times its condition.
+   * must be within 1 ulp plus \( 2^{-51} \) times its condition of the float64 reference. An element outside that
+   * bound is judged again against {@code exact} when there is one: the float64 reference's own rounding can exceed
+   * the condition's estimate where the gradient cancels (its sum S runs over C terms in order, and its
+   * \( p_c = \exp(\log p_c) \) rounds twice), and the kernel is then held to 1 ulp of the exact value instead.
+   *
+   * @param exact for element i, {@code {value, condition}} in exact arithmetic (see
+   *     {@link #exactProbabilityGradient}), or null
    */
-  private static double worst(Tensor exact, float[] got, double[] condition, String what) {
+  private static double worst(Tensor reference, float[] got, double[] condition, String what,
+      java.util.function.IntFunction<double[]> exact) {
     double worst = 0;
     for (int i = 0; i < got.length; i++) {
-      double e = exact.getDouble(i);
+      double e = reference.getDouble(i);
       float a = got[i];
       if (Double.isNaN(e) || Float.isInfinite((float) e)) {
         assertTrue(Double.compare((float) e, a) == 0, what + " element " + i + ": expected " + e + ", got " + a);
         continue;
       }
       double ulp = Math.ulp((float) e);
-      double ulps = Math.abs(a - e) / ulp;
       double allowed = condition == null ? 0 : 0x1p-51 * condition[i];
+      String judged = "";
+      if (Math.abs(a - e) > ulp + allowed && exact != null) {
+        double[] x = exact.apply(i);
+        judged = " (against the float64 reference " + e + ")";
+        e = x[0];
+        ulp = Math.ulp((float) e);
+        allowed = 0x1p-51 * x[1];
+      }
+      double ulps = Math.abs(a - e) / ulp;
       if (allowed < ulp / 100 && ulps > worst) {
         worst = ulps;
       }
       assertTrue(Math.abs(a - e) <= ulp + allowed,
-          what + " element " + i + ": expected " + e + ", got " + a + " (" + ulps + " ulp, " + allowed / ulp
-              + " allowed for cancellation)");
+          what + " element " + i + ": expected " + e + judged + ", got " + a + " (" + ulps + " ulp, "
+              + allowed / ulp + " allowed for cancellation)");
     }
     return worst;
+  }
+
+  /**
+   * Element {@code i} of the probability-target gradient \( g\,(p_c T - y'_c w_c) \) in exact decimal arithmetic
+   * from double exponentials (each within 1 ulp): S, T and the products exact, p_c to 40 digits. Returns the value
+   * and its condition: the exponentials' rounding, a few double ulps of \( p_c T \), and one of \( y'_c w_c \).
+   */
+  private static final ThreadLocal<java.math.BigDecimal[]> SUMS = new ThreadLocal<>();
+  private static final ThreadLocal<Object[]> SUMS_KEY = ThreadLocal.withInitial(() -> new Object[] {null, -1});
+
+  /** y' w exactly as the kernels form it in double: y (1 - eps) + eps / C, times the weight. */
+  private static double smoothed(float y, double eps, int classes, double[] w, int c) {
+    return (y * (1 - eps) + eps / classes) * (w == null ? 1 : w[c]);
+  }
+
+  static double[] exactProbabilityGradient(float[] x, float[] y, float[] g, int[] shape, Reduction reduction,
+      double eps, double[] w, int i) {
+    java.math.MathContext mc = new java.math.MathContext(40);
+    int classes = shape[1];
+    int inner = shape.length > 2 ? Tensor.checkedSize(shape) / (shape[0] * classes) : 1;
+    int item = i / (classes * inner);
+    int s = i % inner;
+    int cls = i / inner % classes;
+    int base = item * classes * inner + s;
+    int pos = item * inner + s;
+    double max = Double.NEGATIVE_INFINITY;
+    for (int c = 0; c < classes; c++) {
+      max = Math.max(max, x[base + c * inner]);
+    }
+    // S and T exactly, kept for the next element of the same position of the same input.
+    java.math.BigDecimal[] st = SUMS.get();
+    Object[] key = SUMS_KEY.get();
+    if (st == null || key[0] != x || (int) key[1] != base) {
+      java.math.BigDecimal sum = java.math.BigDecimal.ZERO;
+      java.math.BigDecimal total = java.math.BigDecimal.ZERO;
+      for (int c = 0; c < classes; c++) {
+        sum = sum.add(new java.math.BigDecimal(Math.exp(x[base + c * inner] - max)));
+        total = total.add(new java.math.BigDecimal(smoothed(y[base + c * inner], eps, classes, w, c)));
+      }
+      st = new java.math.BigDecimal[] {sum, total};
+      SUMS.set(st);
+      SUMS_KEY.set(new Object[] {x, base});
+    }
+    java.math.BigDecimal sum = st[0];
+    java.math.BigDecimal total = st[1];
+    java.math.BigDecimal yw = new java.math.BigDecimal(smoothed(y[i], eps, classes, w, cls));
+    java.math.BigDecimal p = new java.math.BigDecimal(Math.exp(x[i] - max)).divide(sum, mc);
+    double gp = reduction == Reduction.NONE ? g[pos]
+        : g[0] / (reduction == Reduction.MEAN ? (double) shape[0] * inner : 1);
+    double value = p.multiply(total).subtract(yw).multiply(new java.math.BigDecimal(gp)).doubleValue();
+    double condition = Math.abs(gp) * (p.doubleValue() * total.doubleValue() * 8 + 2 * yw.abs().doubleValue());
+    return new double[] {value, condition};
   }
 
   private static double[] widen(float[] f) {
