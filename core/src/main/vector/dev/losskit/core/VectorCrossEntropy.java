@@ -56,7 +56,6 @@ final class VectorCrossEntropy {
   private static final double LN2 = 0.6931471805599453;
   /** 1.5·2^52: adding it rounds to an integer, held in the low bits of the sum. */
   private static final double ROUND = 6755399441055744.0;
-  private static final long ROUND_BITS = 0x4338000000000000L;
   /**
    * Arguments are clamped to this: \( e^{-700} \approx 10^{-304} \) stands for 0, which it equals after any scaling
    * and rounding to float (and it keeps \( 2^n \) normal).
@@ -385,7 +384,9 @@ final class VectorCrossEntropy {
       int pos = p0 + j - tBase;
       int t = target[pos];
       double m = mx[j];
-      double rest = sc.rest[j];
+      // A non-finite maximum makes the position NaN, as in the reference, where some x - m is NaN (the exponential's
+      // clamp would have turned that into a number).
+      double rest = Float.isFinite(mx[j]) ? sc.rest[j] : Double.NaN;
       // S = ties + R; log S = log1p(ties - 1 + R) keeps its relative accuracy when the maximum dominates. A NaN or
       // infinite maximum leaves no ties and R NaN: the position is NaN, as in the reference.
       double sum = sc.ties[j] + rest;
@@ -455,51 +456,54 @@ final class VectorCrossEntropy {
     int dl = SD.length();
     DoubleVector zero = DoubleVector.zero(SD);
     DoubleVector one = DoubleVector.broadcast(SD, 1.0);
+    LongVector clamp = LongVector.broadcast(SL, CLAMP_BITS);
+    DoubleVector negLog2e = DoubleVector.broadcast(SD, -LOG2E);
+    DoubleVector round = DoubleVector.broadcast(SD, ROUND);
     for (int j = 0; j < len; j += dl) {
       DoubleVector vm = (DoubleVector) FloatVector.fromArray(SH, mx, j).convertShape(VectorOperators.F2D, SD, 0);
       DoubleVector vrest = zero;
       DoubleVector vties = zero;
       DoubleVector vshift = zero;
       for (int c = 0; c < classes; c++) {
-        DoubleVector shifted = ((DoubleVector) FloatVector.fromArray(SH, a, off + c * rowStride + j)
-            .convertShape(VectorOperators.F2D, SD, 0)).sub(vm);
-        // e = exp(shifted), written out here (see the class comment): shifted = n ln2 + r, e^r = 1 + r + r^2 q(r),
-        // q by Estrin's scheme: the loop is bound by the latency of this chain, not by the operations.
-        DoubleVector xc = shifted.max(EXP_MIN);
-        DoubleVector t = xc.fma(LOG2E, ROUND);
+        // d = m - x >= 0, clamped on its bits, and e = exp(-d), as in the rows' expPass (see there); a position
+        // whose maximum is not finite is made NaN by the caller.
+        DoubleVector d = vm.sub((DoubleVector) FloatVector.fromArray(SH, a, off + c * rowStride + j)
+            .convertShape(VectorOperators.F2D, SD, 0));
+        DoubleVector dc = ((LongVector) d.reinterpretAsLongs()).min(clamp).reinterpretAsDoubles();
+        DoubleVector t = dc.fma(negLog2e, round);
         DoubleVector nv = t.sub(ROUND);
         DoubleVector r = accurate
-            ? nv.fma(DoubleVector.broadcast(SD, -LN2_HI), xc).add(nv.mul(DoubleVector.broadcast(SD, -LN2_LO)))
-            : nv.fma(DoubleVector.broadcast(SD, -LN2), xc);
+            ? nv.fma(DoubleVector.broadcast(SD, LN2_HI), dc).add(nv.mul(DoubleVector.broadcast(SD, LN2_LO)))
+            : nv.fma(DoubleVector.broadcast(SD, LN2), dc);
         DoubleVector r2 = r.mul(r);
         DoubleVector q;
         if (accurate) {
           DoubleVector r4 = r2.mul(r2);
-          DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, Q1), DoubleVector.broadcast(SD, Q0));
-          DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, Q3), DoubleVector.broadcast(SD, Q2));
-          DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, Q5), DoubleVector.broadcast(SD, Q4));
-          DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, Q7), DoubleVector.broadcast(SD, Q6));
+          DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, -Q1), DoubleVector.broadcast(SD, Q0));
+          DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, -Q3), DoubleVector.broadcast(SD, Q2));
+          DoubleVector q45 = r.fma(DoubleVector.broadcast(SD, -Q5), DoubleVector.broadcast(SD, Q4));
+          DoubleVector q67 = r.fma(DoubleVector.broadcast(SD, -Q7), DoubleVector.broadcast(SD, Q6));
           q = q23.fma(r2, q01).add(q67.fma(r2, q45).mul(r4));
         } else {
-          DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, F1), DoubleVector.broadcast(SD, F0));
-          DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, F3), DoubleVector.broadcast(SD, F2));
+          DoubleVector q01 = r.fma(DoubleVector.broadcast(SD, -F1), DoubleVector.broadcast(SD, F0));
+          DoubleVector q23 = r.fma(DoubleVector.broadcast(SD, -F3), DoubleVector.broadcast(SD, F2));
           q = r2.fma(DoubleVector.broadcast(SD, F4), q23).fma(r2, q01);
         }
-        DoubleVector v = q.fma(r2, r.add(1.0))
-            .mul(t.reinterpretAsLongs().sub(ROUND_BITS - 1023).lanewise(VectorOperators.LSHL, 52)
-              .reinterpretAsDoubles());
+        DoubleVector v = q.fma(r2, one.sub(r)).reinterpretAsLongs()
+            .add(t.reinterpretAsLongs().lanewise(VectorOperators.LSHL, 52)).reinterpretAsDoubles();
         v.intoArray(e, c * len + j);
-        VectorMask<Double> isMax = shifted.compare(VectorOperators.EQ, 0.0);
+        VectorMask<Double> isMax = d.compare(VectorOperators.EQ, 0.0);
         vrest = vrest.add(v.blend(zero, isMax));
         vties = vties.add(zero.blend(one, isMax));
         if (shift != null) {
-          vshift = shifted.fma(DoubleVector.broadcast(SD, w == null ? 1 : w[c]), vshift);
+          vshift = d.fma(DoubleVector.broadcast(SD, w == null ? 1 : w[c]), vshift);
         }
       }
       vrest.intoArray(rest, j);
       vties.intoArray(ties, j);
       if (shift != null) {
-        vshift.intoArray(shift, j);
+        // The sum of w·d, negated: exactly the sum of w·(x - m).
+        vshift.neg().intoArray(shift, j);
       }
     }
   }
