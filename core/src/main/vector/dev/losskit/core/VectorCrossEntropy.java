@@ -365,15 +365,7 @@ final class VectorCrossEntropy {
 
     // Pass 1: the maximum over classes, per position.
     float[] mx = sc.max;
-    for (int j = 0; j < len; j += fl) {
-      FloatVector.fromArray(SF, a, off + j).intoArray(mx, j);
-    }
-    for (int c = 1; c < classes; c++) {
-      int row = off + c * rowStride;
-      for (int j = 0; j < len; j += fl) {
-        FloatVector.fromArray(SF, mx, j).max(FloatVector.fromArray(SF, a, row + j)).intoArray(mx, j);
-      }
-    }
+    kdimMax(a, off, rowStride, classes, len, mx);
 
     // Pass 2: e_c; per position R (the sum without the maxima, whose e is 1), their count, and the shift sum.
     kdimExp(a, off, rowStride, mx, len, classes, w, sc.e, sc.rest, sc.ties, smoothing ? sc.shift : null,
@@ -441,6 +433,23 @@ final class VectorCrossEntropy {
       FloatBuffer dst = sink.duplicate();
       for (int c = 0; c < classes; c++) {
         dst.put(base + c * stride, out, c * len, len);
+      }
+    }
+  }
+
+  /**
+   * Pass 1 of a K-dim block, the maximum over classes per position into {@code mx}, in a small method of its own. The
+   * first class's row is copied with {@code System.arraycopy}: as a vector load stored at once, JDK 17's C2 failed
+   * to intrinsify the store in the method's full compilation and boxed every vector (6.5 MB a call at
+   * 4×21×512×512).
+   */
+  private static void kdimMax(float[] a, int off, int rowStride, int classes, int len, float[] mx) {
+    int fl = SF.length();
+    System.arraycopy(a, off, mx, 0, len);
+    for (int c = 1; c < classes; c++) {
+      int row = off + c * rowStride;
+      for (int j = 0; j < len; j += fl) {
+        FloatVector.fromArray(SF, mx, j).max(FloatVector.fromArray(SF, a, row + j)).intoArray(mx, j);
       }
     }
   }
