@@ -57,8 +57,13 @@ final class FastCrossEntropy {
     // at least one full vector of positions per item, whatever the lane count.
     boolean kdim = float32Vectors && classes >= 1 && p.inner >= Math.max(KDIM_MIN_INNER, VectorCrossEntropy.floatLanes());
     int stride = p.inner;
+    // Many short rows: blocks of rows transposed in cache to the K-dim layout, so that their classes run across
+    // positions in vector lanes (a row of 10 classes fills no vector of doubles by itself).
+    boolean shortRows = float32Vectors && !vector && !kdim && p.inner == 1 && classes >= 1
+        && positions >= SHORT_ROWS_MIN_POSITIONS;
     // A caller's NIO buffer (a native tensor's memory) takes each row or block as it is finished, with no N·C array.
-    java.nio.FloatBuffer sink = wantGrad && (vector || kdim) ? r.out().floatSink(positions * classes) : null;
+    java.nio.FloatBuffer sink = wantGrad && (vector || kdim || shortRows) ? r.out().floatSink(positions * classes)
+        : null;
     float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null
         ? r.out().floats(positions * classes) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(positions * classes) : null;
@@ -86,6 +91,13 @@ final class FastCrossEntropy {
       blockNll = new double[nb];
       blockSmooth = new double[nb];
       kdimIndexTargets(p, blocks, w, total, eps, perPosition, blockNll, blockSmooth, gradF, sink, geometry);
+    } else if (shortRows) {
+      int block = shortRowsBlock(classes);
+      int nb = (positions + block - 1) / block;
+      blockNll = new double[nb];
+      blockSmooth = new double[nb];
+      shortRowsIndexTargets(p, blocks, w, total, eps, perPosition, blockNll, blockSmooth, gradF, sink, block,
+          wantGrad);
     } else {
       int minRows = Math.max(1, 16384 / Math.max(1, classes));
       int block = Math.max(64, minRows);
@@ -228,6 +240,98 @@ final class FastCrossEntropy {
     });
   }
 
+  /** Float32 rows shorter than {@link #VECTOR_MIN_CLASSES} go through {@link #shortRowsIndexTargets} from this many. */
+  static final int SHORT_ROWS_MIN_POSITIONS = 256;
+
+  /** {@return the rows per block of {@link #shortRowsIndexTargets}: a multiple of the float lanes, 16K elements} */
+  private static int shortRowsBlock(int classes) {
+    int lanes = VectorCrossEntropy.floatLanes();
+    return Math.max(lanes, Math.min(1024, 16384 / classes) / lanes * lanes);
+  }
+
+  /**
+   * Float32 rows of fewer than {@link #VECTOR_MIN_CLASSES} classes: each block of {@code block} rows (fixed by the
+   * shape, so every row is computed the same way for any number of threads) is transposed in cache to a (C, block)
+   * array and run by the K-dim kernel ({@link VectorCrossEntropy#kdimBlock}), its gradient transposed back; a last
+   * block's rows past a whole multiple of the float lanes run in double scalar code.
+   */
+  private static void shortRowsIndexTargets(ClassProblem p, Blocks blocks, double[] w, double total, double eps,
+      double[] perPosition, double[] blockNll, double[] blockSmooth, float[] gradF, java.nio.FloatBuffer sink,
+      int block, boolean wantGrad) {
+    int classes = p.classes;
+    int positions = p.positions();
+    int lanes = VectorCrossEntropy.floatLanes();
+    int nb = blockNll.length;
+    Parallelism.forChunks(nb, 1, (from, to) -> {
+      Scratch scr = SCRATCH.get();
+      scr.positions(block, eps > 0);
+      VectorCrossEntropy.KdimScratch sc = scr.kdim(classes, block, false, false);
+      float[] xt = scr.transposed(classes * block);
+      Tensor view = Tensor.of(xt, 1, classes, block);
+      float[] gt = wantGrad ? scr.transposedGrad(classes * block) : null;
+      // The block's rows as they lie, for a buffer-backed input or gradient.
+      float[] rows = p.input.floatArray() == null || sink != null ? scr.floats(classes * block) : null;
+      double[] row = null;
+      float[] one = null;
+      for (int b = from; b < to; b++) {
+        int r0 = b * block;
+        int count = Math.min(block, positions - r0);
+        int len = count - count % lanes;
+        blocks.fill(r0, count, scr);
+        if (len > 0) {
+          float[] src;
+          int so;
+          if (p.input.floatArray() != null) {
+            src = p.input.floatArray();
+            so = p.input.offset() + r0 * classes;
+          } else {
+            p.input.readFloats(r0 * classes, rows, len * classes);
+            src = rows;
+            so = 0;
+          }
+          for (int j = 0; j < len; j++) {
+            int at = so + j * classes;
+            for (int c = 0; c < classes; c++) {
+              xt[c * block + j] = src[at + c];
+            }
+          }
+          VectorCrossEntropy.kdimBlock(view, classes, block, 0, 0, len, scr.target, 0, w, total, eps,
+              scr.upstream, scr.nll, scr.smooth, gt, null, sc);
+          if (wantGrad) {
+            float[] dst = sink != null ? rows : gradF;
+            int dOff = sink != null ? 0 : r0 * classes;
+            for (int j = 0; j < len; j++) {
+              int at = dOff + j * classes;
+              for (int c = 0; c < classes; c++) {
+                dst[at + c] = gt[c * block + j];
+              }
+            }
+            if (sink != null) {
+              sink.duplicate().put(r0 * classes, rows, 0, len * classes);
+            }
+          }
+        }
+        // The last rows of the last block, fewer than a vector's lanes.
+        for (int j = len; j < count; j++) {
+          int pos = r0 + j;
+          row = row == null ? scr.row(classes) : row;
+          int at = readRow(p, pos, row, classes);
+          if (sink == null) {
+            scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, gradF,
+                null, at, 1, wantGrad);
+          } else {
+            one = one == null ? scr.floats2(classes) : one;
+            scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, one,
+                null, 0, 1, true);
+            sink.duplicate().put(at, one, 0, classes);
+          }
+        }
+        finishBlock(scr, b, r0, count, eps, classes, perPosition, blockNll, blockSmooth);
+      }
+      return 0;
+    });
+  }
+
   /** Fills a block's targets and upstream gradients into scratch, and zeroes its losses. */
   private interface Blocks {
     void fill(int pos0, int len, Scratch sc);
@@ -300,6 +404,18 @@ final class FastCrossEntropy {
 
     float[] floats2(int n) {
       return floats2.length >= n ? floats2 : (floats2 = new float[n]);
+    }
+
+    private float[] transposed = new float[0];
+    private float[] transposedGrad = new float[0];
+
+    /** {@return exactly {@code n} floats: a (C, block) view is made over the whole array} */
+    float[] transposed(int n) {
+      return transposed.length == n ? transposed : (transposed = new float[n]);
+    }
+
+    float[] transposedGrad(int n) {
+      return transposedGrad.length >= n ? transposedGrad : (transposedGrad = new float[n]);
     }
 
     VectorCrossEntropy.KdimScratch kdim(int classes, int block, boolean buffer, boolean sink) {

@@ -43,7 +43,7 @@ class FaithfulCrossEntropyTest {
   @Provide
   Arbitrary<Case> cases() {
     return Combinators.combine(
-            Arbitraries.of("rows", "rows", "kdim"),
+            Arbitraries.of("rows", "rows", "kdim", "short"),
             Arbitraries.integers().between(1, 5), // N
             Arbitraries.of(Reduction.values()),
             Arbitraries.of(false, true), // weights
@@ -57,6 +57,10 @@ class FaithfulCrossEntropyTest {
           if (layout.equals("rows")) {
             int c = new int[] {64, 65, 100, 257, 1000, 1000, 2000}[r.nextInt(7)];
             shape = new int[] {n, c};
+          } else if (layout.equals("short")) {
+            // Many rows of fewer than 64 classes: blocks transposed to the K-dim kernel, a partial last block and
+            // a tail of fewer rows than a vector's lanes.
+            shape = new int[] {FastCrossEntropy.SHORT_ROWS_MIN_POSITIONS + r.nextInt(1500), 1 + r.nextInt(63)};
           } else {
             int c = 2 + r.nextInt(40);
             shape = new int[] {n, c, 1 + r.nextInt(40), 16 + r.nextInt(40)};

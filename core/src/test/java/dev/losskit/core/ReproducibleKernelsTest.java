@@ -52,6 +52,22 @@ class ReproducibleKernelsTest {
           direct(gaussian(r, n, 3), shape), direct(y, shape),
           Tensor.of(gaussian(r, Tensor.checkedSize(lossShape), 1), lossShape)));
     }
+    // Class indices in short rows (the transposed K-dim blocks), with a partial last block and a scalar tail.
+    int shortRows = 1500;
+    int shortClasses = 10;
+    long[] t = new long[shortRows];
+    for (int i = 0; i < shortRows; i++) {
+      t[i] = r.nextInt(10) == 0 ? -100 : r.nextInt(shortClasses);
+    }
+    double[] sw = new double[shortClasses];
+    for (int c = 0; c < shortClasses; c++) {
+      sw[c] = 0.25 * (1 + r.nextInt(8));
+    }
+    calls.add(new Call(CrossEntropyLoss.builder().labelSmoothing(0.1).weight(sw).build(),
+        Tensor.of(gaussian(r, shortRows * shortClasses, 4), shortRows, shortClasses), Tensor.of(t, shortRows), null));
+    calls.add(new Call(CrossEntropyLoss.builder().reduction(Reduction.NONE).build(),
+        direct(gaussian(r, shortRows * shortClasses, 4), shortRows, shortClasses), Tensor.of(t, shortRows),
+        Tensor.of(gaussian(r, shortRows, 1), shortRows)));
     int rows = 300;
     int cols = 1001;
     float[] y = new float[rows * cols];
