@@ -85,9 +85,9 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
   }
 
   /**
-   * Short rows on the CPU: below this many classes the core has no vector kernel for class-index rows (it costs it
-   * about 8 to 11 ns an element, with libtorch 2.7.1 well under 1 ns once its log-softmax vectorises). The core's
-   * {@code (N, C, d...)} kernel vectorises across positions instead, for any class count.
+   * Short rows on the CPU: below this many classes the core has no row kernel for class indices; it transposes
+   * blocks of rows to its {@code (N, C, d...)} kernel, which vectorises across positions (about 2.5 to 4.5 ns an
+   * element, with libtorch 2.7.1 well under 1 ns once its log-softmax vectorises along rows of 16 or more).
    */
   static final int SHORT_ROWS = 64;
   /** Fewer classes than this, on the last axis, and libtorch's log-softmax does not vectorise either. */
