@@ -251,8 +251,21 @@ final class VectorCrossEntropy {
         vshift = w == null ? vshift.add(d) : d.fma(DoubleVector.fromArray(SD, w, i), vshift);
       }
     }
-    double others = VectorMath.sumLanes(vsum, laneScratch);
-    double shiftSum = shift ? -VectorMath.sumLanes(vshift, laneScratch) : 0;
+    // The lanes summed in lane order, as VectorMath.sumLanes does, but here: a vector passed to a method at the
+    // loop's exit was boxed on every row (about 100 bytes a row).
+    vsum.intoArray(laneScratch, 0);
+    double others = 0;
+    for (int k = 0; k < dl; k++) {
+      others += laneScratch[k];
+    }
+    double shiftSum = 0;
+    if (shift) {
+      vshift.intoArray(laneScratch, 0);
+      for (int k = 0; k < dl; k++) {
+        shiftSum += laneScratch[k];
+      }
+      shiftSum = -shiftSum;
+    }
     for (int i = dbound; i < n; i++) {
       double shifted = (double) a[off + i] - max;
       double v = exp(shifted);
@@ -463,12 +476,14 @@ final class VectorCrossEntropy {
   private static void kdimExp(float[] a, int off, int rowStride, float[] mx, int len, int classes, double[] w,
       double[] e, double[] rest, double[] ties, double[] shift, boolean accurate) {
     int dl = SD.length();
-    DoubleVector zero = DoubleVector.zero(SD);
-    DoubleVector one = DoubleVector.broadcast(SD, 1.0);
-    LongVector clamp = LongVector.broadcast(SL, CLAMP_BITS);
-    DoubleVector negLog2e = DoubleVector.broadcast(SD, -LOG2E);
-    DoubleVector round = DoubleVector.broadcast(SD, ROUND);
+    // The constants are made inside the loop, where C2 hoists them: made before it, they were boxed on every call
+    // (once per block, 243 KB a call at 4×21×512×512).
     for (int j = 0; j < len; j += dl) {
+      DoubleVector zero = DoubleVector.zero(SD);
+      DoubleVector one = DoubleVector.broadcast(SD, 1.0);
+      LongVector clamp = LongVector.broadcast(SL, CLAMP_BITS);
+      DoubleVector negLog2e = DoubleVector.broadcast(SD, -LOG2E);
+      DoubleVector round = DoubleVector.broadcast(SD, ROUND);
       DoubleVector vm = (DoubleVector) FloatVector.fromArray(SH, mx, j).convertShape(VectorOperators.F2D, SD, 0);
       DoubleVector vrest = zero;
       DoubleVector vties = zero;
