@@ -202,7 +202,6 @@ final class FastCrossEntropy {
       Scratch scr = SCRATCH.get();
       scr.positions(block + tail, eps > 0);
       VectorCrossEntropy.KdimScratch sc = scr.kdim(classes, block, p.input.floatArray() == null, sink != null);
-      double[] row = null;
       for (int b = from; b < to; b++) {
         int item = b / blocksPerItem;
         int s0 = (b % blocksPerItem) * block;
@@ -215,23 +214,9 @@ final class FastCrossEntropy {
             scr.upstream, scr.nll, scr.smooth, gradF, sink, sc);
         if (last) {
           // The item's last positions, fewer than a vector's lanes.
-          row = row == null ? scr.row(classes) : row;
-          float[] one = sink == null ? null : scr.floats2(classes);
           for (int s = vectorInner; s < inner; s++) {
             int pos = item * inner + s;
-            int j = pos - p0;
-            int at = readRow(p, pos, row, classes);
-            if (sink == null) {
-              scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, gradF,
-                  null, at, inner, wantGrad);
-            } else {
-              scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, one,
-                  null, 0, 1, true);
-              java.nio.FloatBuffer out = sink.duplicate();
-              for (int c = 0; c < classes; c++) {
-                out.put(at + c * inner, one[c]);
-              }
-            }
+            scalarPosition(p, pos, pos - p0, scr, w, total, eps, gradF, sink, wantGrad);
           }
         }
         finishBlock(scr, b, p0, count, eps, classes, perPosition, blockNll, blockSmooth);
@@ -271,8 +256,6 @@ final class FastCrossEntropy {
       float[] gt = wantGrad ? scr.transposedGrad(classes * block) : null;
       // The block's rows as they lie, for a buffer-backed input or gradient.
       float[] rows = p.input.floatArray() == null || sink != null ? scr.floats(classes * block) : null;
-      double[] row = null;
-      float[] one = null;
       for (int b = from; b < to; b++) {
         int r0 = b * block;
         int count = Math.min(block, positions - r0);
@@ -313,23 +296,37 @@ final class FastCrossEntropy {
         }
         // The last rows of the last block, fewer than a vector's lanes.
         for (int j = len; j < count; j++) {
-          int pos = r0 + j;
-          row = row == null ? scr.row(classes) : row;
-          int at = readRow(p, pos, row, classes);
-          if (sink == null) {
-            scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, gradF,
-                null, at, 1, wantGrad);
-          } else {
-            one = one == null ? scr.floats2(classes) : one;
-            scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, one,
-                null, 0, 1, true);
-            sink.duplicate().put(at, one, 0, classes);
-          }
+          scalarPosition(p, r0 + j, j, scr, w, total, eps, gradF, sink, wantGrad);
         }
         finishBlock(scr, b, r0, count, eps, classes, perPosition, blockNll, blockSmooth);
       }
       return 0;
     });
+  }
+
+  /**
+   * Position {@code pos} (block index {@code j}) of a float32 input in double scalar code ({@link #scalarRow}): the
+   * vector kernels' leftover positions. Its gradient goes into {@code gradF}, or into the caller's buffer
+   * {@code sink} when there is one.
+   */
+  private static void scalarPosition(ClassProblem p, int pos, int j, Scratch scr, double[] w, double total,
+      double eps, float[] gradF, java.nio.FloatBuffer sink, boolean wantGrad) {
+    int classes = p.classes;
+    int inner = p.inner;
+    double[] row = scr.row(classes);
+    int at = readRow(p, pos, row, classes);
+    if (sink == null) {
+      scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, gradF, null,
+          at, inner, wantGrad);
+      return;
+    }
+    float[] one = scr.floats2(classes);
+    scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, one, null, 0, 1,
+        true);
+    java.nio.FloatBuffer out = sink.duplicate();
+    for (int c = 0; c < classes; c++) {
+      out.put(at + c * inner, one[c]);
+    }
   }
 
   /** Fills a block's targets and upstream gradients into scratch, and zeroes its losses. */

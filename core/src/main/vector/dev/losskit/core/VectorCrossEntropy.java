@@ -49,13 +49,13 @@ final class VectorCrossEntropy {
     return SF.length();
   }
 
-  private static final double LOG2E = 1.4426950408889634;
-  /** fdlibm's split of ln 2: the high part has 32 significant bits, so {@code n·LN2_HI} is exact. */
-  private static final double LN2_HI = 6.93147180369123816490e-01;
-  private static final double LN2_LO = 1.90821492927058770002e-10;
-  private static final double LN2 = 0.6931471805599453;
-  /** 1.5·2^52: adding it rounds to an integer, held in the low bits of the sum. */
-  private static final double ROUND = 6755399441055744.0;
+  // The range reduction's constants, VectorMath's: log2 e, fdlibm's split of ln 2 (n·LN2_HI exact), ln 2 rounded,
+  // and 1.5·2^52, which rounds a sum to an integer held in its low bits.
+  private static final double LOG2E = VectorMath.LOG2E_D;
+  private static final double LN2_HI = VectorMath.LN2_HI_D;
+  private static final double LN2_LO = VectorMath.LN2_LO_D;
+  private static final double LN2 = VectorMath.LN2_D;
+  private static final double ROUND = VectorMath.ROUND_D;
   /**
    * Arguments are clamped to this: \( e^{-700} \approx 10^{-304} \) stands for 0, which it equals after any scaling
    * and rounding to float (and it keeps \( 2^n \) normal).
@@ -64,15 +64,15 @@ final class VectorCrossEntropy {
   /** The bits of {@code -EXP_MIN}: for d >= 0, {@code min(bits(d), CLAMP_BITS)} is the bits of min(d, 700). */
   private static final long CLAMP_BITS = Double.doubleToRawLongBits(-EXP_MIN);
 
-  // q(r), near-minimax for (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (Lawson's algorithm): e^r to 2^-45.8.
-  private static final double Q0 = 0.49999999999664546;
-  private static final double Q1 = 0.1666666666726472;
-  private static final double Q2 = 0.0416666669620825;
-  private static final double Q3 = 0.008333333095244361;
-  private static final double Q4 = 0.0013888811173253205;
-  private static final double Q5 = 0.00019841538962672454;
-  private static final double Q6 = 2.48807951020151e-05;
-  private static final double Q7 = 2.749308719602386e-06;
+  // q(r), near-minimax for (e^r - 1 - r) / r^2 on |r| <= ln2 / 2: e^r to 2^-45.8 (VectorMath's, which BCE shares).
+  private static final double Q0 = VectorMath.EQ0;
+  private static final double Q1 = VectorMath.EQ1;
+  private static final double Q2 = VectorMath.EQ2;
+  private static final double Q3 = VectorMath.EQ3;
+  private static final double Q4 = VectorMath.EQ4;
+  private static final double Q5 = VectorMath.EQ5;
+  private static final double Q6 = VectorMath.EQ6;
+  private static final double Q7 = VectorMath.EQ7;
   // The same of degree 4, e^r to 2^-28.3: enough without smoothing, where nothing cancels.
   private static final double F0 = 0.49999993451472624;
   private static final double F1 = 0.16666520687563108;
@@ -116,7 +116,7 @@ final class VectorCrossEntropy {
       off = 0;
     }
     int n = classes;
-    float max = maxPass(a, off, n);
+    float max = VectorMath.maxFloats(a, off, n);
     boolean smoothing = eps > 0 && target >= 0;
     // The first maximum, e = 1 exactly, is summed apart: S = 1 + R, and log S = log1p(R) keeps its relative
     // accuracy when the maximum dominates the row (a NaN or infinite maximum makes the row NaN either way).
@@ -181,9 +181,6 @@ final class VectorCrossEntropy {
     return v;
   }
 
-  private static float maxPass(float[] a, int off, int n) {
-    return VectorMath.maxFloats(a, off, n);
-  }
 
   /**
    * Pass 2 of a row, in its own small method so that the JIT compiles the loop with the exponential inlined (in a

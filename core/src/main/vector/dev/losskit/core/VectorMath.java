@@ -22,12 +22,12 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorMath {
   private VectorMath() {}
 
-  private static final double LOG2E_D = 1.4426950408889634;
+  static final double LOG2E_D = 1.4426950408889634;
   /** fdlibm's split of ln 2: the high part has 32 significant bits, so {@code n·LN2_HI_D} is exact. */
-  private static final double LN2_HI_D = 6.93147180369123816490e-01;
-  private static final double LN2_LO_D = 1.90821492927058770002e-10;
+  static final double LN2_HI_D = 6.93147180369123816490e-01;
+  static final double LN2_LO_D = 1.90821492927058770002e-10;
   /** 1.5·2^52: adding it rounds to an integer, held in the low bits of the sum. */
-  private static final double ROUND_D = 6755399441055744.0;
+  static final double ROUND_D = 6755399441055744.0;
   /** Below this, \( e^x \) is far under float's smallest subnormal (\( e^{-103.3} \)); such lanes give 0. */
   private static final double EXP_MIN_D = -700;
 
@@ -119,10 +119,9 @@ final class VectorMath {
     // No clamp: a lane under -700 (-inf included) computes garbage bits, which the blend below replaces with 0, and
     // a NaN flows through. (Java's floating max, a chain of several instructions, cost more than the exponential's
     // polynomial.)
-    DoubleVector xc = x;
-    DoubleVector t = xc.fma(DoubleVector.broadcast(s, LOG2E_D), DoubleVector.broadcast(s, ROUND_D));
+    DoubleVector t = x.fma(DoubleVector.broadcast(s, LOG2E_D), DoubleVector.broadcast(s, ROUND_D));
     DoubleVector n = t.sub(ROUND_D);
-    DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI_D), xc);
+    DoubleVector r = n.fma(DoubleVector.broadcast(s, -LN2_HI_D), x);
     r = n.fma(DoubleVector.broadcast(s, -LN2_LO_D), r);
     DoubleVector er = poly(r);
     // t's bits are ROUND_D's bits + n, and ROUND_D's bits << 52 are 0 (mod 2^64): shifted, they are n in the
@@ -151,19 +150,19 @@ final class VectorMath {
     return p.fma(r, DoubleVector.broadcast(s, 1.0));
   }
 
-  // q(r), near-minimax for (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (Lawson's algorithm; VectorCrossEntropy's):
-  // e^r to 2^-45.8.
-  private static final double EQ0 = 0.49999999999664546;
-  private static final double EQ1 = 0.1666666666726472;
-  private static final double EQ2 = 0.0416666669620825;
-  private static final double EQ3 = 0.008333333095244361;
-  private static final double EQ4 = 0.0013888811173253205;
-  private static final double EQ5 = 0.00019841538962672454;
-  private static final double EQ6 = 2.48807951020151e-05;
-  private static final double EQ7 = 2.749308719602386e-06;
+  // q(r), near-minimax for (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (Lawson's algorithm), e^r to 2^-45.8: here and
+  // in VectorCrossEntropy's written-out exponentials.
+  static final double EQ0 = 0.49999999999664546;
+  static final double EQ1 = 0.1666666666726472;
+  static final double EQ2 = 0.0416666669620825;
+  static final double EQ3 = 0.008333333095244361;
+  static final double EQ4 = 0.0013888811173253205;
+  static final double EQ5 = 0.00019841538962672454;
+  static final double EQ6 = 2.48807951020151e-05;
+  static final double EQ7 = 2.749308719602386e-06;
 
   /** fdlibm's \( \ln 2 \) rounded to double: off by \( 2^{-55.3} \). */
-  private static final double LN2_D = 0.6931471805599453;
+  static final double LN2_D = 0.6931471805599453;
   /** Beyond this \( |x| \), \( e^{-|x|} \) is taken as 0 (below it, \( 2^n \) is normal). */
   private static final double EXP_MAX_ABS_D = 700;
 

@@ -371,8 +371,10 @@ class FaithfulFloatTest {
    * from double exponentials (each within 1 ulp): S, T and the products exact, p_c to 40 digits. Returns the value
    * and its condition: the exponentials' rounding, a few double ulps of \( p_c T \), and one of \( y'_c w_c \).
    */
-  private static final ThreadLocal<java.math.BigDecimal[]> SUMS = new ThreadLocal<>();
-  private static final ThreadLocal<Object[]> SUMS_KEY = ThreadLocal.withInitial(() -> new Object[] {null, -1});
+  /** A position's exact S and T, for input {@code x} and the flat index {@code base} of its class 0. */
+  private record ExactSums(float[] x, int base, java.math.BigDecimal sum, java.math.BigDecimal total) {}
+
+  private static final ThreadLocal<ExactSums> SUMS = new ThreadLocal<>();
 
   /** y' w exactly as the kernels form it in double: y (1 - eps) + eps / C, times the weight. */
   private static double smoothed(float y, double eps, int classes, double[] w, int c) {
@@ -394,21 +396,19 @@ class FaithfulFloatTest {
       max = Math.max(max, x[base + c * inner]);
     }
     // S and T exactly, kept for the next element of the same position of the same input.
-    java.math.BigDecimal[] st = SUMS.get();
-    Object[] key = SUMS_KEY.get();
-    if (st == null || key[0] != x || (int) key[1] != base) {
+    ExactSums st = SUMS.get();
+    if (st == null || st.x() != x || st.base() != base) {
       java.math.BigDecimal sum = java.math.BigDecimal.ZERO;
       java.math.BigDecimal total = java.math.BigDecimal.ZERO;
       for (int c = 0; c < classes; c++) {
         sum = sum.add(new java.math.BigDecimal(Math.exp(x[base + c * inner] - max)));
         total = total.add(new java.math.BigDecimal(smoothed(y[base + c * inner], eps, classes, w, c)));
       }
-      st = new java.math.BigDecimal[] {sum, total};
+      st = new ExactSums(x, base, sum, total);
       SUMS.set(st);
-      SUMS_KEY.set(new Object[] {x, base});
     }
-    java.math.BigDecimal sum = st[0];
-    java.math.BigDecimal total = st[1];
+    java.math.BigDecimal sum = st.sum();
+    java.math.BigDecimal total = st.total();
     java.math.BigDecimal yw = new java.math.BigDecimal(smoothed(y[i], eps, classes, w, cls));
     java.math.BigDecimal p = new java.math.BigDecimal(Math.exp(x[i] - max)).divide(sum, mc);
     double gp = reduction == Reduction.NONE ? g[pos]
