@@ -8,7 +8,7 @@ import java.nio.FloatBuffer;
  * The calls every loss shares: each validates its arguments and runs one computation that yields the loss, the
  * gradient, or both.
  */
-abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss {
+abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss, BceLoss {
   private final String name;
   private final Reduction reduction;
 

@@ -1,7 +1,8 @@
 package dev.losskit.core;
 
 /**
- * A PyTorch loss with its options fixed: {@link CrossEntropyLoss}, {@link NllLoss} or {@link BceWithLogitsLoss}.
+ * A PyTorch loss with its options fixed: {@link CrossEntropyLoss}, {@link NllLoss}, {@link BceWithLogitsLoss} or
+ * {@link BceLoss}.
  *
  * <p>Instances are immutable and safe to share between threads. Every call validates its arguments and throws
  * {@link IllegalArgumentException} with a message that names the bad value and where it is.
@@ -11,7 +12,11 @@ package dev.losskit.core;
  */
 public sealed interface Loss permits AbstractLoss {
 
-  /** {@return PyTorch's functional name: {@code cross_entropy}, {@code nll_loss} or {@code bce_with_logits}} */
+  /**
+   * {@return the loss's name: PyTorch's functional name {@code cross_entropy} or {@code nll_loss}, or
+   * {@code bce_with_logits} or {@code bce} for {@code binary_cross_entropy_with_logits} and
+   * {@code binary_cross_entropy}}
+   */
   String name();
 
   /** {@return the reduction} */

@@ -25,6 +25,8 @@ public final class LossArgumentException extends IllegalArgumentException {
     LABEL_SMOOTHING_RANGE,
     /** Class-probability targets with an {@code ignoreIndex} that is not negative. */
     PROBABILITY_TARGET_IGNORE_INDEX,
+    /** A BCELoss input or target outside [0, 1], or NaN: probabilities are required. */
+    PROBABILITY_RANGE,
     /** A target whose shape does not fit the input's. */
     SHAPE_MISMATCH,
     /** An input of a shape the loss does not take (a scalar for a class loss, too few dimensions). */

@@ -228,7 +228,10 @@ final class VectorMath {
    * rounding of \( 1 + e \) to compensate. About half the operations of fdlibm's {@code log1p}, with no
    * blends; for the loss of BCE with logits, whose float32 value needs far less (the gradient does not use it).
    *
-   * @param e lanes in [0, 1] (NaN propagates)
+   * <p>The series is odd in \( s_2 \), and \( T \le 4/9 \) holds for \( e \in [-1/2, 1] \) too: BCELoss takes
+   * \( \operatorname{log1p}(-s) \) of \( s \in [0, 1/2] \) with it, to the same relative accuracy.
+   *
+   * @param e lanes in [-1/2, 1] (NaN propagates)
    * @return \( \log(1 + e) \)
    */
   static DoubleVector log1pUnitAtanh(DoubleVector e) {

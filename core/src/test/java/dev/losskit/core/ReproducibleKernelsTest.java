@@ -10,7 +10,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * Probability-target cross-entropy (rows and K-dim) and BCE with logits (every reduction) give the same bits on
+ * Probability-target cross-entropy (rows and K-dim), BCE with logits and BCE on probabilities (every reduction)
+ * give the same bits on
  * the first call, interpreted, as after the JIT has compiled them, and for 1, 2 and 3 threads: each position's and
  * element's arithmetic is its own lane's, and loss sums go by fixed blocks in a fixed order.
  */
@@ -83,6 +84,14 @@ class ReproducibleKernelsTest {
       Tensor g = reduction == Reduction.NONE ? Tensor.of(gaussian(r, rows * cols, 1), rows, cols) : null;
       calls.add(new Call(bce, Tensor.of(gaussian(r, rows * cols, 4), rows, cols), Tensor.of(y, rows, cols), g));
       calls.add(new Call(bce, direct(gaussian(r, rows * cols, 4), rows, cols), direct(y, rows, cols), g));
+      // BCELoss on probabilities, with exact 0s and 1s among them.
+      float[] p = new float[rows * cols];
+      for (int i = 0; i < p.length; i++) {
+        p[i] = r.nextInt(50) == 0 ? r.nextInt(2) : r.nextFloat();
+      }
+      BceLoss probabilities = BceLoss.builder().reduction(reduction).weight(pw).build();
+      calls.add(new Call(probabilities, Tensor.of(p, rows, cols), Tensor.of(y, rows, cols), g));
+      calls.add(new Call(probabilities, direct(p, rows, cols), direct(y, rows, cols), g));
     }
     return calls;
   }

@@ -115,4 +115,29 @@ class VectorMathTest {
     assertEquals(0.0, out[n]);
     assertEquals(Double.MIN_VALUE, out[n + 8]);
   }
+
+  @Test
+  void atanhLog1pIsWithinAFewDoubleUlpsDownToMinusOneHalf() {
+    // BCELoss takes log1p(-s) for s in [0, 1/2], and log(m) as log1p(m - 1) for m in [sqrt(1/2), sqrt(2)).
+    assumeTrue(VectorSupport.AVAILABLE, "the Vector API is not present");
+    VectorSpecies<Double> d = DoubleVector.SPECIES_PREFERRED;
+    int n = 1 << 20;
+    double[] e = new double[n + 16];
+    Random random = new Random(5);
+    for (int i = 0; i < n; i++) {
+      e[i] = i % 2 == 0 ? -0.5 * i / (n - 1) : -0.5 * Math.pow(10, -300.0 * random.nextDouble());
+    }
+    double[] values = {-0.5, Math.nextUp(-0.5), -0.25, -0x1p-53, -Double.MIN_VALUE, Math.sqrt(0.5) - 1};
+    System.arraycopy(values, 0, e, n, values.length);
+    double[] out = new double[e.length];
+    for (int i = 0; i < e.length; i += d.length()) {
+      VectorMath.log1pUnitAtanh(DoubleVector.fromArray(d, e, i)).intoArray(out, i);
+    }
+    double worst = 0;
+    for (int i = 0; i < n + values.length; i++) {
+      double exact = StrictMath.log1p(e[i]);
+      worst = Math.max(worst, exact == 0 ? Math.abs(out[i]) : Math.abs(out[i] - exact) / Math.abs(exact));
+    }
+    assertTrue(worst < 0x1p-50, "worst relative error " + worst);
+  }
 }
