@@ -59,8 +59,10 @@ final class ConformCommand implements Callable<Integer> {
     String name = spec.qualifiedName();
     if (losses != null) {
       for (String l : losses) {
-        if (!LossCase.LOSSES.contains(l)) {
-          err.println(name + ": unknown loss '" + l + "': valid losses are " + String.join(", ", LossCase.LOSSES));
+        if (!Matrix.LOSSES.contains(l)) {
+          err.println(name + ": " + (LossCase.LOSSES.contains(l)
+              ? "the conformance matrix does not cover '" + l + "' (check it with losskit verify on its goldens)"
+              : "unknown loss '" + l + "'") + ": valid losses are " + String.join(", ", Matrix.LOSSES));
           return Main.EXIT_USAGE;
         }
       }

@@ -8,6 +8,7 @@ import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
 import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -31,6 +32,10 @@ import java.util.Set;
  *
  * <p>A float32 case may also carry {@code "expected_float64": {"loss": ..., "grad_input": ...}}: PyTorch's result
  * in float64 on the same values, the oracle that tells a more accurate result from a wrong one.
+ *
+ * <p>The losses are {@code cross_entropy}, {@code nll_loss}, {@code bce_with_logits} and {@code bce}. A case written
+ * from old code may carry the legacy {@code "size_average"} and {@code "reduce"}: then {@code "reduction"} is
+ * optional, and the legacy pair decides it as torch does.
  *
  * <p>A tensor is {@code {"shape": [...], "data": [...], "dtype": optional}}, with non-finite numbers written as
  * the strings {@code "NaN"}, {@code "Infinity"} and {@code "-Infinity"}. Unknown keys are ignored. Missing or
@@ -137,8 +142,8 @@ public final class GoldenReader {
     if (!dtype.isFloating()) {
       throw new Bad("dtype must be float32 or float64, got " + dtype);
     }
-    Reduction reduction = parseEnum(c, "reduction", Reduction::fromPytorchName);
-    boolean classLoss = !loss.equals(BceWithLogitsLoss.NAME);
+    Reduction reduction = reduction(c);
+    boolean classLoss = !loss.equals(BceWithLogitsLoss.NAME) && !loss.equals(BceLoss.NAME);
 
     long ignoreIndex = -100;
     if (present(c, "ignore_index")) {
@@ -154,7 +159,7 @@ public final class GoldenReader {
         throw new Bad("label_smoothing does not apply to " + loss);
       }
     }
-    if (present(c, "pos_weight") && classLoss) {
+    if (present(c, "pos_weight") && !loss.equals(BceWithLogitsLoss.NAME)) {
       throw new Bad("pos_weight does not apply to " + loss);
     }
     Tensor weight = present(c, "weight") ? tensor(c.get("weight"), "weight", dtype) : null;
@@ -193,6 +198,37 @@ public final class GoldenReader {
       }
     }
     return new GoldenCase(id, call, expectedLoss, expectedGrad, oracleLoss, oracleGrad);
+  }
+
+  /**
+   * The case's reduction: {@code "reduction"}, unless the legacy {@code "size_average"} or {@code "reduce"} is
+   * present (a boolean; null counts as absent, as None does in torch). Then the legacy pair decides, mapped as
+   * torch's {@code _Reduction.legacy_get_string} maps it (an absent one counts as true: both true give mean, reduce
+   * alone sum, reduce false none), and it wins over {@code "reduction"}, as it does in torch's loss modules.
+   */
+  private static Reduction reduction(JsonObject c) throws Bad {
+    Boolean sizeAverage = legacyFlag(c, "size_average");
+    Boolean reduce = legacyFlag(c, "reduce");
+    if (sizeAverage == null && reduce == null) {
+      return parseEnum(c, "reduction", Reduction::fromPytorchName);
+    }
+    if (present(c, "reduction")) {
+      parseEnum(c, "reduction", Reduction::fromPytorchName); // still a valid name, though overridden
+    }
+    boolean average = sizeAverage == null || sizeAverage;
+    boolean reduced = reduce == null || reduce;
+    return average && reduced ? Reduction.MEAN : reduced ? Reduction.SUM : Reduction.NONE;
+  }
+
+  private static Boolean legacyFlag(JsonObject c, String key) throws Bad {
+    if (!present(c, key)) {
+      return null;
+    }
+    JsonElement e = c.get(key);
+    if (!(e.isJsonPrimitive() && e.getAsJsonPrimitive().isBoolean())) {
+      throw new Bad(key + " must be true, false or null, got " + e);
+    }
+    return e.getAsBoolean();
   }
 
   /**

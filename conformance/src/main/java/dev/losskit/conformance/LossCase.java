@@ -1,5 +1,6 @@
 package dev.losskit.conformance;
 
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -37,7 +38,8 @@ public record LossCase(
     Tensor gradOutput) {
 
   /** The losses a case may name. */
-  public static final List<String> LOSSES = List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME);
+  public static final List<String> LOSSES = List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME,
+      BceLoss.NAME);
 
   /**
    * Builds the core loss with this case's options.
@@ -54,6 +56,8 @@ public record LossCase(
         return NllLoss.builder().reduction(reduction).weight(weight).ignoreIndex(ignoreIndex).build();
       case BceWithLogitsLoss.NAME:
         return BceWithLogitsLoss.builder().reduction(reduction).weight(weight).posWeight(posWeight).build();
+      case BceLoss.NAME:
+        return BceLoss.builder().reduction(reduction).weight(weight).build();
       default:
         throw new IllegalStateException("unknown loss " + loss);
     }

@@ -60,6 +60,12 @@ public final class Matrix {
 
   // ---- the axes ------------------------------------------------------------------------------------------------
 
+  /**
+   * The losses the matrix covers. BCELoss ({@code bce}) is checked against PyTorch's goldens by
+   * {@code losskit verify} and has no matrix yet.
+   */
+  public static final List<String> LOSSES = List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME);
+
   static final List<Reduction> REDUCTIONS = List.of(Reduction.NONE, Reduction.MEAN, Reduction.SUM);
   static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.FLOAT64);
   /** Class weights: none, or per class with a zero entry (on the last class). */

@@ -1,5 +1,6 @@
 package dev.losskit.conformance;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -62,6 +63,27 @@ class GoldenFilesTest {
       }
     }
     assertTrue(checked >= 500, "float32 cases with a float64 oracle: " + checked);
+  }
+
+  @Test
+  void atLeast300BceCasesWithErrorsAndLegacyCasesForEveryLossAreCommitted() throws Exception {
+    int bce = 0;
+    int bceErrors = 0;
+    java.util.Set<String> legacy = new java.util.TreeSet<>();
+    for (Path p : goldenFiles()) {
+      for (GoldenCase c : GoldenReader.read(p).cases()) {
+        if (c.call().loss().equals(dev.losskit.core.BceLoss.NAME)) {
+          bce++;
+          bceErrors += c.expectsError() ? 1 : 0;
+        }
+        if (c.id().startsWith("legacy-")) {
+          legacy.add(c.call().loss());
+        }
+      }
+    }
+    assertTrue(bce >= 300, "bce cases: " + bce);
+    assertTrue(bceErrors >= 10, "bce error cases: " + bceErrors);
+    assertEquals(java.util.Set.of("cross_entropy", "nll_loss", "bce", "bce_with_logits"), legacy);
   }
 
   @Test

@@ -77,6 +77,50 @@ class GoldenReaderTest {
     });
   }
 
+  /** The mean case with the legacy pair in place of (or beside) "reduction". */
+  private static String legacy(String pair, boolean keepReduction) {
+    String c = keepReduction ? CASE.replace("\"reduction\": \"mean\"", "\"reduction\": \"none\"")
+        : CASE.replace(" \"reduction\": \"mean\",", "");
+    return c.replace("\"id\": \"c1\",", "\"id\": \"c1\", " + pair + ",");
+  }
+
+  @Test
+  void legacySizeAverageAndReduceDecideTheReductionAsTorchMapsThem() throws Exception {
+    // torch's legacy_get_string: a missing flag counts as true; both true give mean, reduce alone sum, else none.
+    String[][] pairs = {
+        {"\"size_average\": true", "MEAN"}, {"\"size_average\": false", "SUM"},
+        {"\"reduce\": true", "MEAN"}, {"\"reduce\": false", "NONE"},
+        {"\"size_average\": false, \"reduce\": true", "SUM"}, {"\"size_average\": true, \"reduce\": false", "NONE"},
+        {"\"size_average\": null, \"reduce\": false", "NONE"}};
+    for (String[] pair : pairs) {
+      for (boolean keep : new boolean[] {false, true}) {
+        GoldenReader.GoldenFile f = GoldenReader.read(write("legacy.json", file(legacy(pair[0], keep))));
+        assertEquals(pair[1], f.cases().get(0).call().reduction().name(), pair[0] + (keep ? " over none" : ""));
+      }
+    }
+    // Both null: absent, so "reduction" is required again.
+    GoldenFormatException e = assertThrows(GoldenFormatException.class, () -> GoldenReader.read(
+        write("nulls.json", file(legacy("\"size_average\": null, \"reduce\": null", false)))));
+    assertTrue(e.getMessage().contains("reduction"), e.getMessage());
+    e = assertThrows(GoldenFormatException.class,
+        () -> GoldenReader.read(write("bad.json", file(legacy("\"reduce\": 1", false)))));
+    assertTrue(e.getMessage().contains("reduce must be true, false or null, got 1"), e.getMessage());
+  }
+
+  @Test
+  void bceCasesTakeAWeightButNoPosWeight() throws Exception {
+    String bce = "{\"id\": \"b1\", \"loss\": \"bce\", \"dtype\": \"float64\", \"reduction\": \"sum\","
+        + " \"weight\": {\"shape\": [1], \"data\": [2.0]},"
+        + " \"input\": {\"shape\": [2], \"data\": [0.5, 0.5]}, \"target\": {\"shape\": [2], \"data\": [1.0, 0.0]},"
+        + " \"expected\": {\"loss\": {\"shape\": [], \"data\": [" + (-4 * Math.log(0.5)) + "]},"
+        + " \"grad_input\": {\"shape\": [2], \"data\": [-4.0, 4.0]}}}";
+    GoldenReader.GoldenFile f = GoldenReader.read(write("bce.json", file(bce)));
+    assertTrue(GoldenVerifier.withDefaults().check(f.cases().get(0)).passed());
+    GoldenFormatException e = assertThrows(GoldenFormatException.class, () -> GoldenReader.read(write("pw.json",
+        file(bce.replace("\"weight\":", "\"pos_weight\": {\"shape\": [1], \"data\": [2.0]}, \"weight\":")))));
+    assertTrue(e.getMessage().contains("pos_weight does not apply to bce"), e.getMessage());
+  }
+
   @TestFactory
   Stream<DynamicTest> brokenFiles() {
     String full = file(CASE);
