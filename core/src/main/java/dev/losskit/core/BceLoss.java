@@ -27,6 +27,12 @@ public final class BceLoss extends AbstractLoss {
   /** The loss's name: {@code bce}, PyTorch's {@code binary_cross_entropy}. */
   public static final String NAME = "bce";
 
+  /**
+   * libtorch's clamp of the gradient's denominator \( (1 - x)\,x \), {@code EPSILON} in {@code Loss.cpp}: applied in
+   * the input's dtype (float32: this value rounded to float).
+   */
+  public static final double EPSILON = 1e-12;
+
   private final Broadcast weight;
 
   private BceLoss(Builder b) {
@@ -116,6 +122,19 @@ public final class BceLoss extends AbstractLoss {
     if (bad >= 0) {
       throw outside("target", target, bad);
     }
+  }
+
+  /**
+   * Checks the input's and the target's values as {@link #forward} does, without computing: for engines that keep
+   * the data elsewhere and compute the loss themselves.
+   *
+   * @param input the input, probabilities
+   * @param target the target, probabilities
+   * @throws IllegalArgumentException naming the first element, in index order, whose input or target is outside
+   *     [0, 1] or NaN (the input first at the same index)
+   */
+  public void checkValues(Tensor input, Tensor target) {
+    checkProbabilities(input, target);
   }
 
   /**

@@ -13,7 +13,7 @@ final class ReferenceBce {
   private ReferenceBce() {}
 
   /** libtorch's clamp of the gradient's denominator, {@code EPSILON} in {@code Loss.cpp}. */
-  static final double EPSILON = 1e-12;
+  static final double EPSILON = BceLoss.EPSILON;
 
   /** {@return the clamped log: \( \max(\log x, -100) \)} */
   static double clampedLog(double v) {

@@ -212,6 +212,55 @@ final class EngineNative {
   }
 
   /**
+   * BCELoss on probabilities, as libtorch's {@code binary_cross_entropy}: the loss
+   * \( ((y-1)\max(\log(1-x), -100) - y\max(\log x, -100))\,w \) and, in place of its autograd derivative, libtorch's
+   * own gradient \( \frac{x - y}{\max((1-x)x,\ \epsilon)}\,w \), joined as
+   * \( L + (x\,\mathrm{stop}(G) - \mathrm{stop}(x\,G)) \) per element before the reduction: its value is exactly L and
+   * its gradient G (the autograd derivative of the clamped loss would be 0 where a log is clamped, where libtorch's
+   * is \( \mp 1/\epsilon \)). DJL has no {@code log1p}, so \( \log(1-x) \) is taken as it reads: within float32's
+   * resolution of libtorch's {@code log1p(-x)} for a float x (at most about \( 6 \cdot 10^{-8} \) apart, where x is
+   * below float32's epsilon). On the CPU the values are checked on the host first, with the core's messages; on
+   * another device they are not read back (see {@link #hostChecks}), and a value outside [0, 1] gives NaN.
+   */
+  static NDArray bce(TorchLoss loss, NDArray pred, NDArray label, Tensor weight) {
+    dev.losskit.core.BceLoss core = (dev.losskit.core.BceLoss) loss.core();
+    String name = core.name();
+    DType pType = TorchLoss.dtype(pred, "predictions", name);
+    DType lType = TorchLoss.dtype(label, "labels", name);
+    int[] shape = TorchLoss.shape(pred);
+    core.checkShapes(shape, pType, TorchLoss.shape(label), lType);
+    if (hostChecks(pred.getDevice()) && hostChecks(label.getDevice())) {
+      core.checkValues(Tensor.view(pred.toByteBuffer(true).order(ByteOrder.nativeOrder()), pType, shape),
+          Tensor.view(label.toByteBuffer(true).order(ByteOrder.nativeOrder()), lType, shape));
+    }
+    NDManager m = pred.getManager();
+    NDArray x = pred;
+    NDArray y = inPredictionScope(label, pred);
+    NDArray one = constant(x, 1);
+    NDArray floor = constant(x, -100);
+    NDArray l = y.sub(one).mul(one.sub(x).log().maximum(floor)).sub(y.mul(x.log().maximum(floor)));
+    NDArray xs = x.stopGradient();
+    NDArray g = xs.sub(y).div(one.sub(xs).mul(xs).maximum(constant(x, dev.losskit.core.BceLoss.EPSILON)));
+    if (weight != null) {
+      NDArray w = tensor(m, weight, pType);
+      l = l.mul(w);
+      g = g.mul(w);
+    }
+    NDArray term = x.mul(g.stopGradient());
+    NDArray per = l.stopGradient().add(term.sub(term.stopGradient()));
+    switch (core.reduction()) {
+      case NONE:
+        return per;
+      case SUM:
+        return per.sum();
+      case MEAN:
+        return per.sum().div(constant(per, pred.size()));
+      default:
+        throw new AssertionError(core.reduction());
+    }
+  }
+
+  /**
    * {@return the labels as an array of the predictions' manager: the labels themselves when they share it, else a
    * view of them (their memory, no copy) attached there} DJL attaches an operation's result to its first operand's
    * manager, so every array derived from the labels (a cast, a mask, a smoothed target) would otherwise stay in the
@@ -219,7 +268,7 @@ final class EngineNative {
    * epoch), those arrays piled up call after call: a 4096×1000 smoothed probability step through this path went
    * from 15 ms to 80 ms as they grew. The view, and all that derives from it, closes with the predictions' manager.
    */
-  private static NDArray inPredictionScope(NDArray label, NDArray pred) {
+  static NDArray inPredictionScope(NDArray label, NDArray pred) {
     NDManager m = pred.getManager();
     if (label.getManager() == m) {
       return label;

@@ -20,7 +20,7 @@ import java.util.Arrays;
  * <p>{@link #evaluate} has no side effects, so DJL may call it more than once per batch (it does, for the loss
  * and for its accumulators). Labels are constants: no gradient flows to them.
  */
-public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss {
+public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss, BceLoss {
   private final dev.losskit.core.Loss core;
   private final int classAxis;
   private final Execution execution;

@@ -52,4 +52,19 @@ public final class TorchLosses {
   public static BceWithLogitsLoss bceWithLogits(double... posWeight) {
     return BceWithLogitsLoss.builder().posWeight(posWeight).build();
   }
+
+  /** {@return {@code BCELoss} (on probabilities) with PyTorch's defaults: mean, no weight} */
+  public static BceLoss bce() {
+    return BceLoss.builder().build();
+  }
+
+  /**
+   * Creates a weighted {@code BCELoss}.
+   *
+   * @param weight the rescaling weight along the last dimension
+   * @return {@code BCELoss} with a weight
+   */
+  public static BceLoss bce(double... weight) {
+    return BceLoss.builder().weight(weight).build();
+  }
 }
