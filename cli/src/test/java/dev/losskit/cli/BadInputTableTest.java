@@ -169,7 +169,6 @@ class BadInputTableTest {
         "attach", "@/ext/escape.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "@/ext/escape.onnx"));
     // the other commands
     r.add(row("conform: an unknown loss", 2, List.of("hinge", "cross_entropy"), "conform", "--losses", "hinge"));
-    r.add(row("conform: a loss without a matrix", 2, List.of("'bce'", "verify"), "conform", "--losses", "bce"));
     r.add(row("conform: an unknown backend", 2, List.of("gpu", "core"), "conform", "--backends", "gpu"));
     r.add(row("bench: an unknown option", 2, List.of("--fast"), "bench", "--fast"));
     r.add(row("bench: an unknown case", 2, List.of("imagenet", "llm-vocab"), "bench", "--case", "imagenet"));

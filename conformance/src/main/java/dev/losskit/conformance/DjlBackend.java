@@ -82,6 +82,9 @@ final class DjlBackend implements Backend {
       case BceWithLogitsLoss.NAME:
         return dev.losskit.djl.BceWithLogitsLoss.builder().reduction(c.reduction()).weight(c.weight())
             .posWeight(c.posWeight()).execution(execution).build();
+      case dev.losskit.core.BceLoss.NAME:
+        return dev.losskit.djl.BceLoss.builder().reduction(c.reduction()).weight(c.weight()).execution(execution)
+            .build();
       default:
         throw new IllegalStateException("unknown loss " + c.loss());
     }

@@ -41,6 +41,11 @@ public record LossCase(
   public static final List<String> LOSSES = List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME,
       BceLoss.NAME);
 
+  /** {@return whether the loss is elementwise (BCE, with or without logits): its loss has the input's shape} */
+  public boolean elementwise() {
+    return loss.equals(BceWithLogitsLoss.NAME) || loss.equals(BceLoss.NAME);
+  }
+
   /**
    * Builds the core loss with this case's options.
    *

@@ -1,5 +1,6 @@
 package dev.losskit.conformance;
 
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -60,11 +61,9 @@ public final class Matrix {
 
   // ---- the axes ------------------------------------------------------------------------------------------------
 
-  /**
-   * The losses the matrix covers. BCELoss ({@code bce}) is checked against PyTorch's goldens by
-   * {@code losskit verify} and has no matrix yet.
-   */
-  public static final List<String> LOSSES = List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME);
+  /** The losses the matrix covers. */
+  public static final List<String> LOSSES = List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME,
+      BceLoss.NAME);
 
   static final List<Reduction> REDUCTIONS = List.of(Reduction.NONE, Reduction.MEAN, Reduction.SUM);
   static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.FLOAT64);
@@ -84,6 +83,8 @@ public final class Matrix {
   /** (N), (N,C), (N,C,H,W). */
   static final List<int[]> BCE_SHAPES = List.of(new int[] {5}, new int[] {3, 4}, new int[] {2, 3, 2, 2});
   static final List<Boolean> SOFT_TARGETS = List.of(false, true);
+  /** BCELoss's probabilities: uniform in (0, 1), or with exact 0s and 1s among them (the logs' clamp at -100). */
+  static final List<Boolean> EXACT_PROBABILITIES = List.of(false, true);
 
   /** {@return every combination: the axis products, then the edge cases, then the rejected inputs} */
   public static List<Combination> all() {
@@ -91,6 +92,7 @@ public final class Matrix {
     crossEntropy(out);
     nll(out);
     bce(out);
+    bceProbabilities(out);
     edgeCases(out);
     rejected(out);
     return out;
@@ -187,6 +189,32 @@ public final class Matrix {
     }
   }
 
+  /** BCELoss: reduction x weight x shape x hard and soft targets x probabilities with exact 0 and 1 x dtype. */
+  private static void bceProbabilities(List<Combination> out) {
+    for (Reduction reduction : REDUCTIONS) {
+      for (String weight : BCE_WEIGHTS) {
+        for (int[] shape : BCE_SHAPES) {
+          for (boolean soft : SOFT_TARGETS) {
+            for (boolean exact : EXACT_PROBABILITIES) {
+              for (DType dtype : DTYPES) {
+                Map<String, String> axes = axes("reduction", reduction, "weight", weight, "shape", shape(shape),
+                    "target", soft ? "soft" : "hard", "p", exact ? "with 0 and 1" : "uniform", "dtype", dtype);
+                out.add(combination(BceLoss.NAME, axes, null, r -> {
+                  int n = size(shape);
+                  Tensor w = weight.equals("none") ? null
+                      : weight.equals("element") ? tensor(dtype, positive(r, n), shape)
+                      : broadcastWeight(r, dtype, shape);
+                  return probabilityBce(dtype, reduction, w, unitValues(r, dtype, shape, exact),
+                      binaryTargets(r, dtype, shape, soft), upstream(r, dtype, reduction, shape));
+                }));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   /** Named edge cases, each for every reduction and dtype. */
   private static void edgeCases(List<Combination> out) {
     int[] c4 = {3, 4};
@@ -244,6 +272,15 @@ public final class Matrix {
     edge(out, "NaN logit", BceWithLogitsLoss.NAME, (r, d, red) -> bceCase(d, red, null, null,
         tensor(d, new double[] {Double.NaN, 1, -2, 3}, new int[] {4}), tensor(d, new double[] {1, 0, 1, 0.5},
             new int[] {4})));
+    edge(out, "empty batch", BceLoss.NAME, (r, d, red) -> probabilityBce(d, red, null,
+        tensor(d, new double[0], new int[] {0, 4}), tensor(d, new double[0], new int[] {0, 4}), null));
+    edge(out, "saturated: every p 0 or 1", BceLoss.NAME, (r, d, red) -> probabilityBce(d, red,
+        tensor(d, new double[] {1, 2, 0, 0.5}, new int[] {4}),
+        tensor(d, new double[] {0, 1, 0, 1, 1, 0, 0, 1}, new int[] {2, 4}),
+        tensor(d, new double[] {0, 1, 1, 0, 0.5, 0.5, 0, 1}, new int[] {2, 4}), null));
+    edge(out, "extreme p", BceLoss.NAME, (r, d, red) -> probabilityBce(d, red, null,
+        tensor(d, new double[] {1e-45, 1e-30, 1e-8, 1 - 0x1p-24, 1e-3, 0.999, 1e-12, 0.5}, new int[] {2, 4}),
+        binaryTargets(r, d, new int[] {2, 4}, true), null));
     // Rows wide enough for the fused vectorised kernels (C >= 64 float32; BCE from 4096 elements, mean or sum).
     int[] wide = {4, 1000};
     edge(out, "wide rows C=1000, weights, ls=0.1", CrossEntropyLoss.NAME, (r, d, red) -> ce(d, red, 0.1,
@@ -260,6 +297,9 @@ public final class Matrix {
     edge(out, "4096 elements, pos_weight", BceWithLogitsLoss.NAME, (r, d, red) -> bceCase(d, red, null,
         tensor(d, positive(r, 64), new int[] {64}), tensor(d, gaussian(r, 4096, 4), new int[] {64, 64}),
         binaryTargets(r, d, new int[] {64, 64}, true)));
+    edge(out, "4096 elements, weight", BceLoss.NAME, (r, d, red) -> probabilityBce(d, red,
+        tensor(d, positive(r, 64), new int[] {64}), unitValues(r, d, new int[] {64, 64}, true),
+        binaryTargets(r, d, new int[] {64, 64}, true), null));
     edge(out, "zero weight on every target", CrossEntropyLoss.NAME, (r, d, red) -> ce(d, red, 0,
         tensor(d, new double[] {0, 1, 2, 3}, new int[] {4}), tensor(d, gaussian(r, 12, 2), c4),
         Tensor.of(new long[] {0, 0, 0}, 3), null));
@@ -301,6 +341,31 @@ public final class Matrix {
     reject(out, "target shape differs", BceWithLogitsLoss.NAME, Cause.SHAPE_MISMATCH, (r, d) -> bceCase(d,
         Reduction.MEAN, null, null, tensor(d, gaussian(r, 12, 2), c4), binaryTargets(r, d, new int[] {3, 4, 1},
         false)));
+    // BCELoss: libtorch's kernel checks each input and target value ("all elements of input should be between 0
+    // and 1").
+    double[][] badInputs = {{1.5}, {-0.25}, {Double.NaN}, {Double.POSITIVE_INFINITY}};
+    String[] badNames = {"p above 1", "p negative", "p NaN", "p infinite"};
+    for (int k = 0; k < badInputs.length; k++) {
+      double bad = badInputs[k][0];
+      reject(out, badNames[k], BceLoss.NAME, Cause.PROBABILITY_RANGE, (r, d) -> {
+        Tensor p = unitValues(r, d, c4, false);
+        double[] v = p.toDoubleArray();
+        v[5] = bad;
+        return probabilityBce(d, Reduction.MEAN, null, tensor(d, v, c4), binaryTargets(r, d, c4, true), null);
+      });
+    }
+    for (double bad : new double[] {1.5, -1}) {
+      reject(out, "target " + (bad > 1 ? "above 1" : "negative"), BceLoss.NAME, Cause.PROBABILITY_RANGE, (r, d) -> {
+        double[] y = binaryTargets(r, d, c4, true).toDoubleArray();
+        y[7] = bad;
+        return probabilityBce(d, Reduction.SUM, null, unitValues(r, d, c4, false), tensor(d, y, c4), null);
+      });
+    }
+    reject(out, "weight not broadcastable", BceLoss.NAME, Cause.WEIGHT_SHAPE, (r, d) -> probabilityBce(d,
+        Reduction.MEAN, tensor(d, positive(r, 3), new int[] {3}), unitValues(r, d, c4, false),
+        binaryTargets(r, d, c4, false), null));
+    reject(out, "target shape differs", BceLoss.NAME, Cause.SHAPE_MISMATCH, (r, d) -> probabilityBce(d,
+        Reduction.MEAN, null, unitValues(r, d, c4, false), binaryTargets(r, d, new int[] {3, 4, 1}, false), null));
   }
 
   // ---- building combinations -----------------------------------------------------------------------------------
@@ -350,6 +415,19 @@ public final class Matrix {
 
   private static LossCase ce(DType d, Reduction red, double ls, Tensor weight, Tensor x, Tensor t, Tensor g) {
     return new LossCase(CrossEntropyLoss.NAME, d, red, -100, ls, weight, null, x, t, g);
+  }
+
+  private static LossCase probabilityBce(DType d, Reduction red, Tensor weight, Tensor p, Tensor y, Tensor g) {
+    return new LossCase(BceLoss.NAME, d, red, -100, 0, weight, null, p, y, g);
+  }
+
+  /** Probabilities in (0, 1), or with every third one exactly 0 or 1 when {@code exact}. */
+  private static Tensor unitValues(Random r, DType dtype, int[] shape, boolean exact) {
+    double[] p = new double[size(shape)];
+    for (int i = 0; i < p.length; i++) {
+      p[i] = exact && i % 3 == 0 ? r.nextInt(2) : r.nextDouble();
+    }
+    return tensor(dtype, p, shape);
   }
 
   private static LossCase bceCase(DType d, Reduction red, Tensor weight, Tensor posWeight, Tensor x, Tensor y) {

@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.training.GradientCollector;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.DType;
 import dev.losskit.core.Reduction;
@@ -23,8 +24,9 @@ import java.util.Arrays;
 
 /**
  * libtorch as the oracle: a TorchScript module ({@code torch_oracle.pt}, made by {@code fixtures/make_oracle.py})
- * whose methods call {@code torch.nn.functional.cross_entropy}, {@code nll_loss} and
- * {@code binary_cross_entropy_with_logits} and return the loss with its gradient from {@code torch.autograd.grad}.
+ * whose methods call {@code torch.nn.functional.cross_entropy}, {@code nll_loss},
+ * {@code binary_cross_entropy_with_logits} and {@code binary_cross_entropy} (method {@code bce}) and return the
+ * loss with its gradient from {@code torch.autograd.grad}.
  * It runs in the libtorch that DJL's PyTorch engine embeds (2.7.1, from Maven Central), offline.
  *
  * <p>Methods are called through DJL's NDList path in training mode, inside a {@link GradientCollector}: DJL keeps
@@ -113,6 +115,8 @@ public final class TorchOracle implements AutoCloseable {
     if (c.loss().equals(BceWithLogitsLoss.NAME)) {
       in.add(optional(m, c.posWeight(), c.dtype()));
       in.add(m.create(new double[] {flag(c.weight()), flag(c.posWeight()), reduction}));
+    } else if (c.loss().equals(BceLoss.NAME)) {
+      in.add(m.create(new double[] {flag(c.weight()), reduction}));
     } else {
       in.add(m.create(new double[] {flag(c.weight()), c.ignoreIndex(), reduction, c.labelSmoothing()}));
     }
@@ -164,7 +168,7 @@ public final class TorchOracle implements AutoCloseable {
     // An unreduced loss has the input's shape without the class dimension (BCE: the input's shape).
     int[] s = c.input().shape();
     long[] shape;
-    if (c.loss().equals(BceWithLogitsLoss.NAME)) {
+    if (c.elementwise()) {
       shape = Arrays.stream(s).asLongStream().toArray();
     } else if (s.length <= 1) {
       shape = new long[0];
