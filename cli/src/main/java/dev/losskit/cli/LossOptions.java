@@ -1,5 +1,6 @@
 package dev.losskit.cli;
 
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -13,14 +14,15 @@ import picocli.CommandLine.Option;
 /** The loss options {@code export} and {@code attach} share, with PyTorch's names and defaults. */
 final class LossOptions {
   @Option(names = "--loss", required = true, paramLabel = "LOSS",
-      description = "cross_entropy, nll_loss or bce_with_logits.")
+      description = "cross_entropy, nll_loss, bce_with_logits or bce (BCELoss, on probabilities).")
   String loss;
 
   @Option(names = "--reduction", paramLabel = "R", description = "none, mean (default) or sum.")
   String reduction = "mean";
 
   @Option(names = "--weight", split = ",", paramLabel = "W",
-      description = "Per-class weights (cross_entropy, nll_loss) or weights along the last dimension (bce).")
+      description = "Per-class weights (cross_entropy, nll_loss) or weights along the last dimension"
+          + " (bce_with_logits, bce).")
   double[] weight;
 
   @Option(names = "--ignore-index", paramLabel = "N", description = "Ignored class index (default -100).")
@@ -40,13 +42,13 @@ final class LossOptions {
   String dtype = "float32";
 
   @Option(names = "--rank", paramLabel = "K",
-      description = "Dimensions besides N and C, or besides N for bce (default 0).")
+      description = "Dimensions besides N and C, or besides N for bce_with_logits and bce (default 0).")
   int rank;
 
   @Option(names = "--class-axis", paramLabel = "A",
       description = "Where the class dimension is: 1 (default, (N, C, d...)) or -1 (last, (N, d..., C));"
           + " cross_entropy and nll_loss.")
-  int classAxis = 1;
+  Integer classAxis;
 
   @Option(names = "--opset", paramLabel = "N", description = "ONNX opset, " + OnnxLoss.MIN_OPSET + " to "
       + OnnxLoss.MAX_OPSET + " (default " + OnnxLoss.DEFAULT_OPSET + "); export only: attach uses the model's.")
@@ -65,26 +67,34 @@ final class LossOptions {
    * @throws IllegalArgumentException with a one-line message naming the bad option
    */
   OnnxLoss exporter() {
-    if (!List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME).contains(loss)) {
+    if (!List.of(CrossEntropyLoss.NAME, NllLoss.NAME, BceWithLogitsLoss.NAME, BceLoss.NAME).contains(loss)) {
       throw new IllegalArgumentException("unknown --loss '" + loss
-          + "': valid losses are cross_entropy, nll_loss, bce_with_logits");
+          + "': valid losses are cross_entropy, nll_loss, bce_with_logits, bce");
     }
     boolean ce = loss.equals(CrossEntropyLoss.NAME);
-    boolean bce = loss.equals(BceWithLogitsLoss.NAME);
+    boolean withLogits = loss.equals(BceWithLogitsLoss.NAME);
+    boolean probabilityBce = loss.equals(BceLoss.NAME);
     if (labelSmoothing != null && !ce) {
       throw new IllegalArgumentException("--label-smoothing does not apply to " + loss);
     }
-    if (ignoreIndex != null && bce) {
+    if (ignoreIndex != null && (withLogits || probabilityBce)) {
       throw new IllegalArgumentException("--ignore-index does not apply to " + loss);
     }
-    if (posWeight != null && !bce) {
-      throw new IllegalArgumentException("--pos-weight does not apply to " + loss);
+    if (posWeight != null && !withLogits) {
+      throw new IllegalArgumentException("--pos-weight does not apply to " + loss
+          + (probabilityBce ? ": BCELoss has no pos_weight (bce_with_logits has, on logits)" : ""));
+    }
+    if (classAxis != null && probabilityBce) {
+      throw new IllegalArgumentException("--class-axis " + classAxis + " does not apply to " + loss
+          + ": it is elementwise and has no class axis");
     }
     if (!List.of("index", "probability").contains(target)) {
       throw new IllegalArgumentException("unknown --target '" + target + "': valid kinds are index, probability");
     }
     if (target.equals("probability") && !ce) {
-      throw new IllegalArgumentException("--target probability does not apply to " + loss);
+      throw new IllegalArgumentException("--target probability does not apply to " + loss
+          + (probabilityBce ? ": it is for cross_entropy; bce's targets are always probabilities of the input's shape"
+              : ""));
     }
     if (!List.of("float32", "float64").contains(dtype)) {
       throw new IllegalArgumentException("unknown --dtype '" + dtype + "': valid dtypes are float32, float64");
@@ -106,8 +116,10 @@ final class LossOptions {
         b.labelSmoothing(labelSmoothing);
       }
       core = b.build();
-    } else if (bce) {
+    } else if (withLogits) {
       core = BceWithLogitsLoss.builder().reduction(r).weight(weight).posWeight(posWeight).build();
+    } else if (probabilityBce) {
+      core = BceLoss.builder().reduction(r).weight(weight).build();
     } else {
       NllLoss.Builder b = NllLoss.builder().reduction(r).weight(weight);
       if (ignoreIndex != null) {
@@ -117,6 +129,6 @@ final class LossOptions {
     }
     return OnnxLoss.builder(core).probabilityTargets(target.equals("probability"))
         .dtype(DType.fromPytorchName(dtype)).rank(rank).opset(opset == null ? OnnxLoss.DEFAULT_OPSET : opset)
-        .lowering(l).withGradient(withGradient).classAxis(classAxis).build();
+        .lowering(l).withGradient(withGradient).classAxis(classAxis == null ? 1 : classAxis).build();
   }
 }

@@ -70,7 +70,8 @@ class BadInputTableTest {
         "--report", "@/plain.txt/r.json", "@/ok.json"));
     r.add(row("verify: no file", 2, List.of("FILE"), "verify"));
     // export: loss options
-    r.add(row("export: an unknown loss", 2, List.of("hinge"), "export", "--loss", "hinge", "-o", "@/x.onnx"));
+    r.add(row("export: an unknown loss", 2, List.of("hinge", "bce_with_logits, bce"), "export", "--loss", "hinge",
+        "-o", "@/x.onnx"));
     r.add(row("export: label smoothing above 1", 2, List.of("1.5"), "export", "--loss", "cross_entropy",
         "--label-smoothing", "1.5", "-o", "@/x.onnx"));
     r.add(row("export: negative label smoothing", 2, List.of("-0.1"), "export", "--loss", "cross_entropy",
@@ -105,6 +106,20 @@ class BadInputTableTest {
         "--class-axis", "-2", "--rank", "1", "-o", "@/x.onnx"));
     r.add(row("export: class axis -1 for bce_with_logits", 2, List.of("class axis -1", "bce_with_logits"),
         "export", "--loss", "bce_with_logits", "--class-axis", "-1", "--rank", "1", "-o", "@/x.onnx"));
+    r.add(row("export: pos_weight for bce", 2, List.of("--pos-weight", "bce", "bce_with_logits"), "export",
+        "--loss", "bce", "--pos-weight", "2", "-o", "@/x.onnx"));
+    r.add(row("export: class axis -1 for bce", 2, List.of("--class-axis -1", "bce"), "export", "--loss", "bce",
+        "--class-axis", "-1", "--rank", "1", "-o", "@/x.onnx"));
+    r.add(row("export: class axis 1 for bce", 2, List.of("--class-axis 1", "bce"), "export", "--loss", "bce",
+        "--class-axis", "1", "-o", "@/x.onnx"));
+    r.add(row("export: ignore_index for bce", 2, List.of("--ignore-index", "bce"), "export", "--loss", "bce",
+        "--ignore-index", "0", "-o", "@/x.onnx"));
+    r.add(row("export: label smoothing for bce", 2, List.of("--label-smoothing", "bce"), "export", "--loss", "bce",
+        "--label-smoothing", "0.1", "-o", "@/x.onnx"));
+    r.add(row("export: probability targets for bce", 2, List.of("--target probability", "bce"), "export", "--loss",
+        "bce", "--target", "probability", "-o", "@/x.onnx"));
+    r.add(row("export: the op lowering for bce", 2, List.of("op lowering", "bce"), "export", "--loss", "bce",
+        "--lowering", "op", "-o", "@/x.onnx"));
     r.add(row("export: a class axis that is not a number", 2, List.of("last"), "export", "--loss",
         "cross_entropy", "--class-axis", "last", "-o", "@/x.onnx"));
     r.add(row("export: an unknown dtype", 2, List.of("float16"), "export", "--loss", "cross_entropy", "--dtype",
@@ -151,6 +166,12 @@ class BadInputTableTest {
     r.add(row("attach: class axis -1 for bce_with_logits", 2, List.of("class axis -1", "bce_with_logits"),
         "attach", model, "--output", "logits", "--loss", "bce_with_logits", "--class-axis", "-1", "-o",
         "@/x.onnx"));
+    r.add(row("attach: pos_weight for bce", 2, List.of("--pos-weight", "bce"), "attach", model, "--output",
+        "logits", "--loss", "bce", "--pos-weight", "1,2,3", "-o", "@/x.onnx"));
+    r.add(row("attach: class axis -1 for bce", 2, List.of("--class-axis -1", "bce"), "attach", model, "--output",
+        "logits", "--loss", "bce", "--class-axis", "-1", "-o", "@/x.onnx"));
+    r.add(row("attach: a bce weight that does not broadcast", 2, List.of("weight of shape [2]", "'logits'"),
+        "attach", model, "--output", "logits", "--loss", "bce", "--weight", "1,2", "-o", "@/x.onnx"));
     r.add(row("attach: no --output", 2, List.of("--output"), "attach", model, "--loss", "cross_entropy", "-o",
         "@/x.onnx"));
     // attach: external data that points elsewhere (the model in @/ext, its data beside it, a secret in @/outside)

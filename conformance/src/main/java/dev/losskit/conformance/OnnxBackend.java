@@ -4,9 +4,11 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.DType;
 import dev.losskit.core.Loss;
+import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
@@ -57,9 +59,13 @@ final class OnnxBackend implements Backend {
     return description;
   }
 
+  /** Why the ONNX backends skip a BCELoss call whose probabilities the core rejects. */
+  static final String PROBABILITY_RANGE_SKIP = "an ONNX graph cannot reject probabilities outside [0, 1] (ONNX has"
+      + " no assert), so there is no error parity for " + Cause.PROBABILITY_RANGE;
+
   @Override
   public String skipReason(LossCase c) {
-    if (c.input().dim() < (c.loss().equals(BceWithLogitsLoss.NAME) ? 1 : 2)) {
+    if (c.input().dim() < (elementwise(c) ? 1 : 2)) {
       return "the exported graphs take a batch dimension; an unbatched (C) input is not exported";
     }
     if (lowering == Lowering.OP) {
@@ -72,11 +78,36 @@ final class OnnxBackend implements Backend {
         return null; // rejected options: run() reports the rejection
       }
     }
+    if (c.loss().equals(BceLoss.NAME)) {
+      LossArgumentException rejection = coreRejection(c);
+      if (rejection != null && rejection.cause() == Cause.PROBABILITY_RANGE) {
+        return PROBABILITY_RANGE_SKIP + " (the core: " + rejection.getMessage() + ")";
+      }
+    }
     return null;
   }
 
+  /**
+   * {@return the core's rejection of a call, or null when the core accepts it} The core checks shapes, dtypes and
+   * the upstream gradient before the values, so a call it rejects for another cause as well is not skipped here:
+   * the graph can reject that cause when it runs.
+   */
+  private static LossArgumentException coreRejection(LossCase c) {
+    try {
+      c.buildLoss().forwardBackward(c.input(), c.target(), c.gradOutput());
+      return null;
+    } catch (LossArgumentException e) {
+      return e;
+    }
+  }
+
+  /** {@return whether the call's loss is elementwise, without a class dimension: the two BCE losses} */
+  private static boolean elementwise(LossCase c) {
+    return c.loss().equals(BceWithLogitsLoss.NAME) || c.loss().equals(BceLoss.NAME);
+  }
+
   private OnnxLoss spec(LossCase c, Loss loss, Lowering l) {
-    boolean classes = !c.loss().equals(BceWithLogitsLoss.NAME);
+    boolean classes = !elementwise(c);
     int rank = c.input().dim() - (classes ? 2 : 1);
     boolean probabilities = classes && c.input().sameShape(c.target());
     return OnnxLoss.builder(loss).probabilityTargets(probabilities).dtype(c.dtype()).rank(rank).lowering(l)
@@ -92,13 +123,16 @@ final class OnnxBackend implements Backend {
    *   <li>{@code SHAPE_MISMATCH}: a guard on the target's shape fails its {@code Gather}, and the target's declared
    *       rank is checked when the graph is fed;</li>
    *   <li>{@code WEIGHT_SHAPE}: a class weight fixes the input's declared class dimension, which ONNX Runtime
-   *       checks when the graph is fed; a BCE weight that does not broadcast fails its {@code Mul};</li>
+   *       checks when the graph is fed; a BCE or BCELoss weight that does not broadcast fails its {@code Mul} (one
+   *       of higher rank than the input is refused by the exporter, with that cause);</li>
    *   <li>{@code POS_WEIGHT_SHAPE}: a pos_weight that does not broadcast fails its {@code Mul};</li>
    *   <li>{@code DTYPE} and {@code INPUT_SHAPE}: the graph's inputs are declared with their element type and
    *       rank, which ONNX Runtime checks when the graph is fed.</li>
    * </ul>
    * Options the graph is built from (label smoothing, ignore_index with probability targets, the op lowering's
    * limits) have no run-time form: losskit must reject them when it exports, with a {@code LossArgumentException}.
+   * {@code PROBABILITY_RANGE} (BCELoss's input or target outside [0, 1], NaN included) is not here: a graph cannot
+   * fail on a value without an assert, so {@link #skipReason} skips those calls with {@link #PROBABILITY_RANGE_SKIP}.
    */
   static final Set<Cause> RUN_TIME_CAUSES = Collections.unmodifiableSet(EnumSet.of(Cause.TARGET_OUT_OF_RANGE,
       Cause.SHAPE_MISMATCH, Cause.WEIGHT_SHAPE, Cause.POS_WEIGHT_SHAPE, Cause.DTYPE, Cause.INPUT_SHAPE));
@@ -122,8 +156,14 @@ final class OnnxBackend implements Backend {
     String key = key(c, loss, spec);
     OrtSession session = sessions.get(key);
     if (session == null) {
+      byte[] graph;
       try {
-        session = env.createSession(spec.export().toByteArray(), Ort.sessionOptions());
+        graph = spec.export().toByteArray();
+      } catch (IllegalArgumentException e) {
+        return Outcome.threw(e); // e.g. a BCE weight of higher rank than the input: WEIGHT_SHAPE, as the core
+      }
+      try {
+        session = env.createSession(graph, Ort.sessionOptions());
       } catch (OrtException e) {
         return Outcome.rejected(e, "ONNX Runtime did not load the graph: " + e.getMessage(), Outcome.Stage.SESSION);
       }
@@ -179,7 +219,7 @@ final class OnnxBackend implements Backend {
 
   private static OnnxTensor ones(OrtEnvironment env, LossCase c, OnnxLoss spec) throws OrtException {
     int[] s = c.input().shape();
-    int[] shape = c.loss().equals(BceWithLogitsLoss.NAME) ? s : withoutClassDim(s);
+    int[] shape = elementwise(c) ? s : withoutClassDim(s);
     double[] v = new double[Tensor.checkedSize(shape)];
     Arrays.fill(v, 1);
     return tensor(env, Matrix.tensor(c.dtype(), v, shape));

@@ -1,5 +1,6 @@
 package dev.losskit.onnx;
 
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.NllLoss;
@@ -52,6 +53,9 @@ final class LossGraph {
     }
     if (loss instanceof NllLoss nll) {
       return classIndices(spec, x, t, nll.weight(), nll.ignoreIndex(), 0, false, gradOutput, wantGrad);
+    }
+    if (loss instanceof BceLoss bce) {
+      return bce(spec, x, t, bce.weight(), gradOutput, wantGrad);
     }
     BceWithLogitsLoss bce = (BceWithLogitsLoss) loss;
     return bceWithLogits(spec, x, t, bce.weight(), bce.posWeight(), gradOutput, wantGrad);
@@ -212,6 +216,68 @@ final class LossGraph {
     Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
         : reduction == Reduction.SUM ? d : d.div(count);
     return new Emitted(lossValue, grad.mul(valid));
+  }
+
+  /**
+   * BCELoss on probabilities, libtorch's formulas with its clamps:
+   * \( \ell = ((y - 1)\max(\operatorname{log1p}(-x), -100) - y\max(\log x, -100))\,w \), gradient
+   * \( g\,(x - y) / \max((1 - x)\,x, \epsilon)\,w \) with \( \epsilon = 10^{-12} \) in the graph's dtype.
+   * {@code Log(0)} is {@code -inf} and {@code Max(-inf, -100)} is -100, so a probability of exactly 0 or 1 costs at
+   * most 100 and never makes an {@code inf·0}.
+   *
+   * <p>ONNX has no {@code Log1p}, and {@code Log(1 - x)} loses the relative accuracy of small x entirely (in float32,
+   * 1 - 1e-7 rounds to 1 - 1.19e-7, and every x below 2^-25 gives 0). {@link #log1pOfNeg} computes it with the
+   * classic compensation instead, to a few ulps in both dtypes.
+   *
+   * <p>The graph cannot check that x and y lie in [0, 1] (ONNX has no assert): outside it, it just computes numbers
+   * from the same formulas (a NaN where a log's argument is negative), where the core throws.
+   */
+  private static Emitted bce(OnnxLoss spec, Value x, Value y, Tensor weight, Value gradOutput, boolean wantGrad) {
+    Graph g = x.g;
+    Reduction reduction = spec.loss().reduction();
+    Value w = weight == null ? null : constant(g, weight);
+    Value valid = g.guard(y.shape().equal(x.shape()).all());
+    Value floor = g.scalar(-100);
+    Value oneMinusX = g.scalar(1).sub(x);
+    Value logX = x.log().max(floor);
+    Value log1mX = log1pOfNeg(x, oneMinusX).max(floor);
+    Value l = y.add(-1).mul(log1mX).sub(y.mul(logX));
+    if (w != null) {
+      l = l.mul(w);
+    }
+    Value count = x.size().toFloat();
+    Value lossValue = reduction == Reduction.NONE ? l
+        : reduction == Reduction.SUM ? l.reduceSum(false) : l.reduceSum(false).div(count);
+    lossValue = lossValue.mul(valid);
+    if (!wantGrad) {
+      return new Emitted(lossValue, null);
+    }
+    // libtorch's EPSILON, rounded to the graph's dtype as the constant is stored: (float) 1e-12 in float32.
+    Value d = x.sub(y).div(oneMinusX.mul(x).max(g.scalar(BCE_EPSILON)));
+    if (w != null) {
+      d = d.mul(w);
+    }
+    Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
+        : reduction == Reduction.SUM ? d : d.div(count);
+    return new Emitted(lossValue, grad.mul(valid));
+  }
+
+  /** libtorch's clamp of BCELoss's gradient denominator, {@code EPSILON} in {@code aten/src/ATen/native/Loss.cpp}. */
+  static final double BCE_EPSILON = 1e-12;
+
+  /**
+   * \( \operatorname{log1p}(-x) \) without a {@code Log1p} operator: with \( u = -x \) and \( v = 1 + u \) rounded
+   * (given as {@code oneMinusX}), \( \operatorname{log1p}(u) = \log(v) \cdot u / (v - 1) \), or u itself where
+   * \( v = 1 \). The rounding error of v cancels between {@code Log(v)} and \( v - 1 \), which is exact (Sterbenz),
+   * so the result is within a few ulps of log1p (Goldberg, "What every computer scientist should know about
+   * floating-point arithmetic", theorem 4). At x = 1, v = 0 and the result is {@code -inf}; at x = 0 it is -0.
+   */
+  private static Value log1pOfNeg(Value x, Value oneMinusX) {
+    Graph g = x.g;
+    Value u = x.neg();
+    Value vMinus1 = oneMinusX.sub(g.scalar(1));
+    Value compensated = oneMinusX.log().mul(u.div(vMinus1));
+    return u.where(vMinus1.equal(g.scalar(0)), compensated);
   }
 
   /** A per-class weight's shape for broadcasting along axis 1 of a rank-{@code rank} tensor: (1, C, 1, ...). */

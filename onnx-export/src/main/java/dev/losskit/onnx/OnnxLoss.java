@@ -3,6 +3,7 @@ package dev.losskit.onnx;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -19,9 +20,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A loss as an ONNX graph: PyTorch's {@code CrossEntropyLoss}, {@code NLLLoss} or {@code BCEWithLogitsLoss} with
- * every option, exported standalone ({@link #export()}) or attached to an existing model ({@link #attach}), with
- * the analytic gradient of the loss with respect to its input as an optional extra output.
+ * A loss as an ONNX graph: PyTorch's {@code CrossEntropyLoss}, {@code NLLLoss}, {@code BCEWithLogitsLoss} or
+ * {@code BCELoss} (on probabilities) with every option, exported standalone ({@link #export()}) or attached to an
+ * existing model ({@link #attach}), with the analytic gradient of the loss with respect to its input as an optional
+ * extra output.
  *
  * <p>A caller that only wants the file needs no protobuf class: {@link #exportBytes()} gives the serialized model
  * and {@link #export(Path)} writes it atomically.
@@ -38,6 +40,10 @@ import java.util.Set;
  * {@code target}, and, with the gradient and reduction {@code none}, {@code grad_output}; its outputs are
  * {@code loss} and, with the gradient, {@code grad_input}. Batch and spatial dimensions are symbolic. Instances are
  * immutable.
+ *
+ * <p>ONNX has no assert, so a graph checks at run time only what it can fail an operator on (a target's shape, a
+ * class index). In particular a {@code BCELoss} graph cannot reject probabilities outside [0, 1], which the core
+ * rejects: it computes numbers from the same formulas there (NaN where a log's argument is negative).
  */
 public final class OnnxLoss {
   /**
@@ -111,9 +117,9 @@ public final class OnnxLoss {
       throw new LossArgumentException(Cause.OPTION, "class axis " + b.classAxis
           + " is not supported: 1 (PyTorch's layout, (N, C, d...)) or -1 (class last, (N, d..., C))");
     }
-    if (b.classAxis == -1 && b.loss instanceof BceWithLogitsLoss) {
+    if (b.classAxis == -1 && !classLoss(b.loss)) {
       throw new LossArgumentException(Cause.OPTION,
-          "class axis -1 does not apply to bce_with_logits: it is elementwise and has no class axis");
+          "class axis -1 does not apply to " + b.loss.name() + ": it is elementwise and has no class axis");
     }
     this.classAxis = b.classAxis;
     if (b.lowering == Lowering.OP && !opIsExact()) {
@@ -195,8 +201,8 @@ public final class OnnxLoss {
 
   /** {@return why the op lowering cannot express this loss, or null when it can} */
   public String whyNotOp() {
-    if (loss instanceof BceWithLogitsLoss) {
-      return "bce_with_logits (ONNX has no such operator)";
+    if (!classLoss()) {
+      return loss.name() + " (ONNX has no such operator)";
     }
     if (probabilities) {
       return "probability targets";
@@ -232,7 +238,12 @@ public final class OnnxLoss {
   }
 
   boolean classLoss() {
-    return !(loss instanceof BceWithLogitsLoss);
+    return classLoss(loss);
+  }
+
+  /** {@return whether a loss has a class dimension: cross-entropy and NLL, not the elementwise BCE losses} */
+  private static boolean classLoss(Loss loss) {
+    return !(loss instanceof BceWithLogitsLoss || loss instanceof BceLoss);
   }
 
   Object[] inputDims(Object classes) {
@@ -268,10 +279,14 @@ public final class OnnxLoss {
    * Emits the standalone loss graph.
    *
    * @return the model
+   * @throws LossArgumentException (cause {@code WEIGHT_SHAPE} or {@code POS_WEIGHT_SHAPE}) when a BCE weight or
+   *     pos_weight has more dimensions than the input of this rank: ONNX's broadcasting would widen the loss instead
+   *     of failing
    */
   public ModelProto export() {
-    Graph g = new Graph("losskit", dtype, Set.of(), opset);
     Object[] in = inputDims(classDim());
+    checkBroadcastRanks(in);
+    Graph g = new Graph("losskit", dtype, Set.of(), opset);
     Value x = g.input("input", g.elemType, in);
     Value t = probabilities || !classLoss() ? g.input("target", g.elemType, in)
         : g.input("target", Graph.INT64, lossDimsOfIndexTarget(in));
@@ -353,8 +368,9 @@ public final class OnnxLoss {
 
   /**
    * Checks the loss's weights against the output's declared dimensions, where the model declares them: a class
-   * weight needs one entry per class (dimension 1, or the last for class axis -1), and BCE's weight and pos_weight must broadcast to the output
-   * (NumPy's rules, from the right). Without this, the graph would be written and fail only when run.
+   * weight needs one entry per class (dimension 1, or the last for class axis -1), and the BCE losses' weight and
+   * pos_weight must broadcast to the output (NumPy's rules, from the right). Without this, the graph would be
+   * written and fail only when run.
    */
   void checkOperands(String outputName, Object[] dims) {
     double[] classWeight = loss instanceof CrossEntropyLoss ? ((CrossEntropyLoss) loss).weight()
@@ -367,12 +383,29 @@ public final class OnnxLoss {
     }
     if (loss instanceof BceWithLogitsLoss) {
       BceWithLogitsLoss bce = (BceWithLogitsLoss) loss;
-      checkBroadcast("weight", Cause.WEIGHT_SHAPE, bce.weight(), outputName, dims);
-      checkBroadcast("pos_weight", Cause.POS_WEIGHT_SHAPE, bce.posWeight(), outputName, dims);
+      checkBroadcast("weight", Cause.WEIGHT_SHAPE, bce.weight(), "output '" + outputName + "'", dims);
+      checkBroadcast("pos_weight", Cause.POS_WEIGHT_SHAPE, bce.posWeight(), "output '" + outputName + "'", dims);
+    }
+    if (loss instanceof BceLoss) {
+      checkBroadcast("weight", Cause.WEIGHT_SHAPE, ((BceLoss) loss).weight(), "output '" + outputName + "'", dims);
     }
   }
 
-  private static void checkBroadcast(String what, Cause cause, Tensor operand, String outputName, Object[] dims) {
+  /**
+   * Checks, for the standalone graph, that a BCE weight or pos_weight has no more dimensions than the input: its
+   * extents are checked when the graph runs (a {@code Mul} that cannot broadcast fails), but an operand of higher
+   * rank would silently broadcast the loss to a larger shape, where the core rejects it.
+   */
+  private void checkBroadcastRanks(Object[] inputDims) {
+    if (loss instanceof BceWithLogitsLoss bce) {
+      checkBroadcast("weight", Cause.WEIGHT_SHAPE, bce.weight(), "input", inputDims);
+      checkBroadcast("pos_weight", Cause.POS_WEIGHT_SHAPE, bce.posWeight(), "input", inputDims);
+    } else if (loss instanceof BceLoss bce) {
+      checkBroadcast("weight", Cause.WEIGHT_SHAPE, bce.weight(), "input", inputDims);
+    }
+  }
+
+  private static void checkBroadcast(String what, Cause cause, Tensor operand, String target, Object[] dims) {
     if (operand == null) {
       return;
     }
@@ -385,7 +418,7 @@ public final class OnnxLoss {
     }
     if (!ok) {
       throw new LossArgumentException(cause, what + " of shape " + java.util.Arrays.toString(shape)
-          + " does not broadcast to output '" + outputName + "' of shape " + java.util.Arrays.toString(dims));
+          + " does not broadcast to " + target + " of shape " + java.util.Arrays.toString(dims));
     }
   }
 

@@ -13,13 +13,14 @@ import java.util.List;
  * 13 flattens its input to 2-D at the axis (see {@link #logSoftmax}). The other operators' versions in the range,
  * {@code Add}, {@code Sub}, {@code Mul}, {@code Div} (7, 13, 14), {@code Neg}, {@code Exp}, {@code Log},
  * {@code Abs}, {@code Reciprocal} (6, 13), {@code Relu} (6, 13, 14), {@code Gather}, {@code GatherElements}
- * (11, 13), {@code Equal} (11, 13, 19), {@code Less} (9, 13), {@code Not} (1), {@code Where} (9, 16), {@code Cast}
- * (9, 13, 19, 21, 23, 24, 25), {@code Shape} (1, 13, 15, 19, 21, 23, 24, 25), {@code Size} (1, 13, 19, 21, 23,
- * 24, 25), {@code Reshape} (5, 13, 14, 19, 21, 23, 24, 25), {@code Identity} (1, 13, 14, 16, 19, 21, 23, 24, 25),
- * {@code Transpose} (1, 13, 21, 23, 24, 25), {@code Range} (11), {@code SoftmaxCrossEntropyLoss} (12, 13) and
- * {@code NegativeLogLikelihoodLoss} (12, 13, 22), only add element types, or attributes whose defaults keep the
- * meaning (Shape's {@code start} and {@code end}, Reshape's {@code allowzero}, Cast's {@code saturate} and
- * {@code round_mode}), so one form serves every opset. Opset 26 changes none of them.
+ * (11, 13), {@code Equal} (11, 13, 19), {@code Less} (9, 13), {@code Max} (8, 12, 13), {@code Not} (1),
+ * {@code Where} (9, 16), {@code Cast} (9, 13, 19, 21, 23, 24, 25), {@code Shape} (1, 13, 15, 19, 21, 23, 24,
+ * 25), {@code Size} (1, 13, 19, 21, 23, 24, 25), {@code Reshape} (5, 13, 14, 19, 21, 23, 24, 25),
+ * {@code Identity} (1, 13, 14, 16, 19, 21, 23, 24, 25), {@code Transpose} (1, 13, 21, 23, 24, 25), {@code Range}
+ * (11), {@code SoftmaxCrossEntropyLoss} (12, 13) and {@code NegativeLogLikelihoodLoss} (12, 13, 22), only add
+ * element types, or attributes whose defaults keep the meaning (Shape's {@code start} and {@code end}, Reshape's
+ * {@code allowzero}, Cast's {@code saturate} and {@code round_mode}), so one form serves every opset. Opset 26
+ * changes none of them.
  */
 final class Value {
   final Graph g;
@@ -76,6 +77,11 @@ final class Value {
 
   Value reciprocal() {
     return g.op("Reciprocal", List.of(this));
+  }
+
+  /** The elementwise maximum; ONNX's {@code Max} broadcasts, so {@code o} may be a scalar constant. */
+  Value max(Value o) {
+    return g.op("Max", List.of(this, o));
   }
 
   /**

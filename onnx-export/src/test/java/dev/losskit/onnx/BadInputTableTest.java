@@ -12,6 +12,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -125,6 +126,15 @@ class BadInputTableTest {
         bad("class axis -2", () -> OnnxLoss.builder(NllLoss.create()).classAxis(-2).build(), "class axis -2"),
         bad("class axis -1 for bce_with_logits", () -> OnnxLoss.builder(BceWithLogitsLoss.create()).classAxis(-1)
             .build(), "class axis -1", "bce_with_logits"),
+        bad("class axis -1 for bce", () -> OnnxLoss.builder(BceLoss.create()).classAxis(-1).build(),
+            "class axis -1", "bce"),
+        bad("the op lowering for bce", () -> OnnxLoss.builder(BceLoss.create()).lowering(OnnxLoss.Lowering.OP)
+            .build(), "op lowering", "bce"),
+        bad("bce: a weight of higher rank than the input", () -> OnnxLoss.builder(BceLoss.builder()
+            .weight(dev.losskit.core.Tensor.of(new double[6], 2, 3)).build()).build().export(), "[2, 3]", "[N]"),
+        bad("attach: a bce weight that does not broadcast", () -> OnnxLoss.builder(
+            BceLoss.builder().weight(1, 2).build()).build().attach(model(), "logits", "labels"), "weight", "[2]",
+            "'logits'"),
         bad("attach, class axis -1: a class weight of the wrong length", () -> OnnxLoss.builder(
             CrossEntropyLoss.builder().weight(1, 2).build()).classAxis(-1).build().attach(tagger(), "logits",
             "labels"), "weight has 2 entries", "3 classes", "dimension 2"),
@@ -183,6 +193,11 @@ class BadInputTableTest {
         DynamicTest.dynamicTest("a pos_weight of the last dimension", () -> assertTrue(List.of(OnnxLoss.builder(
             BceWithLogitsLoss.builder().posWeight(1, 2, 3).build()).build().attach(model(), "logits", "labels"))
             .size() == 1)),
+        DynamicTest.dynamicTest("a bce weight of the last dimension, and a scalar one", () -> assertTrue(
+            OnnxLoss.builder(BceLoss.builder().weight(1, 2, 3).build()).build().attach(model(), "logits", "labels")
+                .model().getGraph().getOutputCount() == 4 && OnnxLoss.builder(BceLoss.builder()
+                .weight(dev.losskit.core.Tensor.of(new double[] {2}, new int[0])).build()).build().export()
+                .getGraph().getOutputCount() == 1)),
         DynamicTest.dynamicTest("opset 11, the lowest", () -> assertTrue(OnnxLoss.builder(CrossEntropyLoss.create())
             .opset(11).build().opset() == 11)),
         DynamicTest.dynamicTest("opset 26, the highest", () -> assertTrue(OnnxLoss.builder(CrossEntropyLoss.create())

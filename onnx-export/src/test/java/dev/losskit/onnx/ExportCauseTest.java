@@ -3,6 +3,7 @@ package dev.losskit.onnx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -33,8 +34,20 @@ class ExportCauseTest {
     assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(NllLoss.create()).probabilityTargets(true).build()));
     assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(BceWithLogitsLoss.create())
         .lowering(OnnxLoss.Lowering.OP).build()));
+    assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(BceLoss.create()).lowering(OnnxLoss.Lowering.OP).build()));
+    assertEquals(Cause.OPTION, cause(() -> OnnxLoss.builder(BceLoss.create()).classAxis(-1).build()));
     assertEquals(Cause.DTYPE, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).dtype(DType.INT64).build()));
     assertEquals(Cause.DTYPE, cause(() -> OnnxLoss.builder(CrossEntropyLoss.create()).dtype(null).build()));
     assertEquals(Cause.NULL_ARGUMENT, cause(() -> OnnxLoss.builder(null).build()));
+  }
+
+  @Test
+  void aBceWeightOfHigherRankThanTheInputIsAWeightShape() {
+    assertEquals(Cause.WEIGHT_SHAPE, cause(() -> OnnxLoss.builder(BceLoss.builder()
+        .weight(dev.losskit.core.Tensor.of(new double[4], 2, 2)).build()).build().export()));
+    assertEquals(Cause.WEIGHT_SHAPE, cause(() -> OnnxLoss.builder(BceWithLogitsLoss.builder()
+        .weight(dev.losskit.core.Tensor.of(new double[4], 2, 2)).build()).build().export()));
+    assertEquals(Cause.POS_WEIGHT_SHAPE, cause(() -> OnnxLoss.builder(BceWithLogitsLoss.builder()
+        .posWeight(dev.losskit.core.Tensor.of(new double[4], 2, 2)).build()).build().export()));
   }
 }

@@ -17,6 +17,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.LossArgumentException;
@@ -45,8 +46,8 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * Every opset from 11 to the highest: each loss, exported at that opset, run in ONNX Runtime, gives the core's loss
  * and gradient at float32 tolerance, with K-dimensional inputs (N, C, d1, d2), weights, ignore_index, label
- * smoothing, probability targets, pos_weight, every reduction and both lowerings where the opset has ONNX's loss
- * operators. The operator forms that differ below opset 13 (axes as attributes, LogSoftmax's 2-D coercion) are
+ * smoothing, probability targets, pos_weight, BCELoss on probabilities with a broadcast weight, every reduction and
+ * both lowerings where the opset has ONNX's loss operators. The operator forms that differ below opset 13 (axes as attributes, LogSoftmax's 2-D coercion) are
  * exercised at 11 and 12; the upper end is pinned to what ONNX Runtime accepts.
  */
 class OnnxLossOpsetTest {
@@ -83,6 +84,8 @@ class OnnxLossOpsetTest {
     out.add(new Case("nll_loss, K-dim, primitives", nll, false, 2, OnnxLoss.Lowering.PRIMITIVES));
     out.add(new Case("nll_loss, K-dim, auto", nll, false, 2, OnnxLoss.Lowering.AUTO));
     out.add(new Case("bce_with_logits, K-dim, pos_weight", bce, false, 2, OnnxLoss.Lowering.AUTO));
+    out.add(new Case("bce, K-dim, weight", BceLoss.builder().reduction(r).weight(Tensor.of(new double[] {0.5, 2}, 2, 1))
+        .build(), false, 2, OnnxLoss.Lowering.AUTO));
     return out;
   }
 
@@ -103,19 +106,25 @@ class OnnxLossOpsetTest {
   private static void check(int opset, Case c) throws OrtException {
     OnnxLoss spec = OnnxLoss.builder(c.loss()).probabilityTargets(c.probabilities()).rank(c.rank()).opset(opset)
         .lowering(c.lowering()).withGradient(true).build();
-    boolean op = c.lowering() == OnnxLoss.Lowering.AUTO && !c.probabilities() && !(c.loss() instanceof BceWithLogitsLoss)
+    boolean bce = c.loss() instanceof BceWithLogitsLoss || c.loss() instanceof BceLoss;
+    boolean op = c.lowering() == OnnxLoss.Lowering.AUTO && !c.probabilities() && !bce
         && !(c.loss() instanceof CrossEntropyLoss ce && ce.labelSmoothing() > 0) && opset >= 12;
     assertEquals(op, spec.usesOp(), "ONNX's loss operators from opset 12, where they are exact");
     ModelProto model = spec.export();
     assertEquals(opset, model.getOpsetImport(0).getVersion());
     assertEquals(IR_VERSION_OF_OPSET[opset], model.getIrVersion());
-    boolean bce = c.loss() instanceof BceWithLogitsLoss;
     checkOperatorForms(model.getGraph(), opset, !bce && !c.probabilities());
 
     int[] inShape = bce ? new int[] {N, D1, D2} : c.rank() == 2 ? new int[] {N, C, D1, D2} : new int[] {N, C};
     int[] positions = bce ? inShape : c.rank() == 2 ? new int[] {N, D1, D2} : new int[] {N};
     Random random = new Random(opset * 31L + c.name().hashCode());
-    float[] x = randoms(random, count(inShape), -3, 3);
+    // BCELoss takes probabilities: every fifth one exactly 0 or 1, where its logs are clamped at -100.
+    float[] x = c.loss() instanceof BceLoss ? randoms(random, count(inShape), 0, 1) : randoms(random, count(inShape), -3, 3);
+    if (c.loss() instanceof BceLoss) {
+      for (int i = 0; i < x.length; i += 5) {
+        x[i] = (i / 5) % 2;
+      }
+    }
     Tensor target;
     OnnxTensor ortTarget;
     Map<String, OnnxTensor> feeds = new HashMap<>();

@@ -10,6 +10,7 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
@@ -42,6 +43,7 @@ class OnnxLossTest {
       out.add(CrossEntropyLoss.builder().reduction(r).weight(1, 0, 2).ignoreIndex(1).labelSmoothing(0.1).build());
       out.add(NllLoss.builder().reduction(r).weight(1, 2, 3).ignoreIndex(-1).build());
       out.add(BceWithLogitsLoss.builder().reduction(r).weight(0.5, 2, 1).posWeight(3, 1, 1).build());
+      out.add(BceLoss.builder().reduction(r).weight(0.5, 2, 1).build());
     }
     return out;
   }
@@ -88,6 +90,7 @@ class OnnxLossTest {
     assertTrue(OnnxLoss.builder(CrossEntropyLoss.create()).build().usesOp());
     assertTrue(!OnnxLoss.builder(CrossEntropyLoss.builder().labelSmoothing(0.1).build()).build().usesOp());
     assertTrue(!OnnxLoss.builder(BceWithLogitsLoss.create()).build().usesOp());
+    assertTrue(!OnnxLoss.builder(BceLoss.create()).build().usesOp());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OnnxLoss
         .builder(CrossEntropyLoss.create()).probabilityTargets(true).lowering(OnnxLoss.Lowering.OP).build());
     assertTrue(e.getMessage().contains("probability targets"), e.getMessage());
