@@ -107,16 +107,19 @@ class RejectionVerdictTest {
 
   // ---- the matrix's causes against libtorch --------------------------------------------------------------------
 
-  /** libtorch 2.7.1's words for each cause the matrix uses (cross_entropy, nll_loss, bce_with_logits). */
+  /** libtorch 2.7.1's words for each cause the matrix uses (cross_entropy, nll_loss, bce_with_logits, bce). */
   private static final Map<Cause, Pattern> LIBTORCH_SAYS = new EnumMap<>(Map.of(
       Cause.TARGET_OUT_OF_RANGE, Pattern.compile("Target -?\\d+ is out of bounds"),
       Cause.WEIGHT_SHAPE, Pattern.compile("weight tensor should be defined either for all \\d+ classes"
-          + "|The size of tensor a \\(\\d+\\) must match the size of tensor b"),
+          + "|The size of tensor a \\(\\d+\\) must match the size of tensor b"
+          + "|Attempting to broadcast a dimension of length \\d+"),
       Cause.POS_WEIGHT_SHAPE, Pattern.compile("The size of tensor a \\(\\d+\\) must match the size of tensor b"),
       Cause.SHAPE_MISMATCH, Pattern.compile("Expected input batch_size|Expected target size"
-          + "|Target size .* must be the same as input size"),
+          + "|Target size .* must be the same as input size"
+          + "|Using a target size .* that is different to the input size"),
       Cause.LABEL_SMOOTHING_RANGE, Pattern.compile("label_smoothing must be between"),
-      Cause.PROBABILITY_TARGET_IGNORE_INDEX, Pattern.compile("ignore_index is not supported for floating point")));
+      Cause.PROBABILITY_TARGET_IGNORE_INDEX, Pattern.compile("ignore_index is not supported for floating point"),
+      Cause.PROBABILITY_RANGE, Pattern.compile("all elements of (input|target) should be between 0 and 1")));
 
   @Test
   void theCombinationsLabelledInvalidAreExactlyTheOnesLibtorchRejectsForThatCause() {
