@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
     name = "verify",
     mixinStandardHelpOptions = true,
     description = {
-        "Checks the core against golden files: cases computed by PyTorch (any version, any hardware).",
+        "Checks the core against golden files: cases computed by PyTorch (any version, any hardware),",
+        "or by scikit-learn for log_loss (checked on the value alone).",
         "Prints each failure with its worst element, then 'N passed, M failed'.",
         "Exit 0 when all pass, 1 on a mismatch, 2 on an unreadable file or bad arguments."})
 final class VerifyCommand implements Callable<Integer> {
@@ -43,11 +44,12 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Option(names = "--rtol", paramLabel = "R",
       description = "Relative tolerance for every case (default: PyTorch's assert_close default per dtype: "
-          + "float32 1.3e-6, float64 1e-7).")
+          + "float32 1.3e-6, float64 1e-7; log_loss: float32 1e-5, float64 1e-12).")
   Double rtol;
 
   @Option(names = "--atol", paramLabel = "A",
-      description = "Absolute tolerance for every case (default: float32 1e-5, float64 1e-7).")
+      description = "Absolute tolerance for every case (default: float32 1e-5, float64 1e-7; log_loss: float32 1e-6,"
+          + " float64 1e-15).")
   Double atol;
 
   @Option(names = "--report", paramLabel = "OUT.json",

@@ -72,7 +72,17 @@ class VerifyCommandTest {
   void seedExamplesAllPass() {
     Run r = run("verify", GOLDENS.resolve("seed-examples.json").toString());
     assertEquals(0, r.code(), String.join("\n", r.out()));
-    assertEquals("16 passed, 0 failed", r.lastOut());
+    assertEquals("18 passed, 0 failed", r.lastOut());
+  }
+
+  @Test
+  void scikitLearnGoldensAllPass() {
+    Run r = run("verify", GOLDENS.resolve("sklearn-1.9.json").toString());
+    assertEquals(0, r.code(), String.join("\n", r.out()));
+    assertTrue(r.out().get(0).contains("(producer: scikit-learn 1.9.1"), r.out().get(0));
+    String[] counts = r.lastOut().split(" ");
+    assertTrue(Integer.parseInt(counts[0]) >= 200, r.lastOut());
+    assertTrue(r.lastOut().endsWith(", 0 failed"), r.lastOut());
   }
 
   @Test

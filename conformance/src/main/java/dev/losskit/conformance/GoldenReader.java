@@ -40,6 +40,12 @@ import java.util.Set;
  * <p>A tensor is {@code {"shape": [...], "data": [...], "dtype": optional}}, with non-finite numbers written as
  * the strings {@code "NaN"}, {@code "Infinity"} and {@code "-Infinity"}. Unknown keys are ignored. Missing or
  * contradictory keys are a {@link GoldenFormatException} whose one-line message names the file and the case.
+ *
+ * <p>A case of scikit-learn's {@code "loss": "log_loss"} has no reduction and no gradient: {@code input} holds the
+ * probabilities {@code y_pred}, {@code target} the labels or the indicator matrix {@code y_true}, and the optional
+ * keys are {@code sample_weight} (a tensor or null), {@code normalize} (a boolean, default true), {@code labels} (a
+ * list of whole numbers, or null) and {@code warns_not_sum_to_one} (a boolean: whether scikit-learn warned that
+ * rows of {@code y_pred} do not sum to one). Its {@code expected} holds {@code loss} alone, or {@code error}.
  */
 public final class GoldenReader {
   /** The value of the {@code format} key. */
@@ -122,7 +128,7 @@ public final class GoldenReader {
           if (!ids.add(id)) {
             throw new Bad("the id is used by an earlier case");
           }
-          out.add(parseCase(id, c));
+          out.add(isLogLoss(c) ? parseLogLossCase(id, c) : parseCase(id, c));
         } catch (Bad e) {
           throw new Bad(label + ": " + e.getMessage());
         }
@@ -198,6 +204,73 @@ public final class GoldenReader {
       }
     }
     return new GoldenCase(id, call, expectedLoss, expectedGrad, oracleLoss, oracleGrad);
+  }
+
+  // ---- scikit-learn's log_loss cases: no reduction, no gradient ---------------------------------------------------
+
+  /** Keys of PyTorch's losses that a log_loss case must not carry. */
+  private static final List<String> NOT_FOR_LOG_LOSS =
+      List.of("reduction", "weight", "pos_weight", "ignore_index", "label_smoothing", "grad_output");
+
+  private static boolean isLogLoss(JsonObject c) {
+    JsonElement loss = c.get("loss");
+    return loss != null && loss.isJsonPrimitive() && loss.getAsJsonPrimitive().isString()
+        && LogLossCase.NAME.equals(loss.getAsString());
+  }
+
+  private static GoldenCase parseLogLossCase(String id, JsonObject c) throws Bad {
+    DType dtype = parseEnum(c, "dtype", DType::fromPytorchName);
+    if (!dtype.isFloating()) {
+      throw new Bad("dtype must be float32 or float64, got " + dtype);
+    }
+    for (String key : NOT_FOR_LOG_LOSS) {
+      if (present(c, key)) {
+        throw new Bad(key + " does not apply to " + LogLossCase.NAME);
+      }
+    }
+    Tensor yPred = tensor(required(c, "input"), "input", dtype);
+    Tensor yTrue = tensor(required(c, "target"), "target", dtype);
+    Tensor sampleWeight = present(c, "sample_weight") ? tensor(c.get("sample_weight"), "sample_weight", dtype) : null;
+    boolean normalize = !present(c, "normalize") || bool(c, "normalize");
+    long[] labels = null;
+    if (present(c, "labels")) {
+      JsonArray list = array(c, "labels");
+      labels = new long[list.size()];
+      for (int i = 0; i < labels.length; i++) {
+        labels[i] = wholeNumber(list.get(i), "labels[" + i + "]");
+      }
+    }
+    Boolean warns = present(c, "warns_not_sum_to_one") ? bool(c, "warns_not_sum_to_one") : null;
+    LogLossCase call = new LogLossCase(dtype, yPred, yTrue, sampleWeight, normalize, labels, warns);
+
+    JsonObject expected = object(required(c, "expected"), "expected");
+    if (present(expected, "grad_input") || present(c, "expected_float64")) {
+      throw new Bad(LogLossCase.NAME + " has no gradient and no float64 oracle: expected holds loss or error");
+    }
+    if (present(expected, "error")) {
+      JsonElement e = expected.get("error");
+      if (!(e.isJsonPrimitive() && e.getAsJsonPrimitive().isBoolean() && e.getAsBoolean())) {
+        throw new Bad("expected.error must be true, got " + e);
+      }
+      if (present(expected, "loss")) {
+        throw new Bad("expected has both error and loss");
+      }
+      return GoldenCase.ofLogLoss(id, call, null);
+    }
+    Tensor loss = tensor(required(expected, "loss", "expected"), "expected.loss", DType.FLOAT64);
+    if (loss.dim() != 0) {
+      throw new Bad("expected.loss of " + LogLossCase.NAME + " must be a scalar (shape []), got shape "
+          + java.util.Arrays.toString(loss.shape()));
+    }
+    return GoldenCase.ofLogLoss(id, call, loss);
+  }
+
+  private static boolean bool(JsonObject o, String key) throws Bad {
+    JsonElement e = required(o, key);
+    if (!(e.isJsonPrimitive() && e.getAsJsonPrimitive().isBoolean())) {
+      throw new Bad(key + " must be true or false, got " + describe(e));
+    }
+    return e.getAsBoolean();
   }
 
   /**

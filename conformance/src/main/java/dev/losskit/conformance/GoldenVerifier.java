@@ -1,9 +1,17 @@
 package dev.losskit.conformance;
 
+import dev.losskit.core.LogLoss;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.Tensor;
+
 /**
  * Checks the core against golden cases: runs each case through the public API and compares the loss and the
  * gradient with the expected tensors, at PyTorch's default tolerance for the case's dtype unless overridden.
  * An error case passes when the core rejects the input with an {@link IllegalArgumentException}.
+ *
+ * <p>A scikit-learn {@code log_loss} case is checked on its value alone, at {@link LogLossCase#tolerance()}, and
+ * on whether the core counts rows of {@code y_pred} not summing to one exactly when scikit-learn warned about
+ * them; its error case passes when {@link LogLoss} rejects the input with a {@link LossArgumentException}.
  *
  * <p>For a float32 case that carries PyTorch's float64 result ({@code expected_float64}), an element outside the
  * tolerance still passes when it is at least as close to that float64 result as PyTorch's float32 value is: such
@@ -37,7 +45,8 @@ public final class GoldenVerifier {
    * @return its tolerance
    */
   public Tolerance toleranceFor(GoldenCase c) {
-    return Tolerance.defaultFor(c.dtype()).with(rtol, atol);
+    Tolerance base = c.logLoss() != null ? c.logLoss().tolerance() : Tolerance.defaultFor(c.dtype());
+    return base.with(rtol, atol);
   }
 
   /**
@@ -47,6 +56,9 @@ public final class GoldenVerifier {
    * @return whether it passed, with its errors
    */
   public CaseOutcome check(GoldenCase c) {
+    if (c.logLoss() != null) {
+      return checkLogLoss(c);
+    }
     Outcome mine = Backend.CORE.run(c.call());
     if (mine.failed()) {
       return c.expectsError()
@@ -63,5 +75,36 @@ public final class GoldenVerifier {
     boolean passed = loss.passed() && grad.passed();
     String message = passed ? null : (!loss.passed() ? loss.detail() : grad.detail());
     return new CaseOutcome(c.id(), passed, loss, grad, message);
+  }
+
+  // ---- scikit-learn's log_loss: the value alone (a metric has no gradient), and the row-sum warning ---------------
+
+  private CaseOutcome checkLogLoss(GoldenCase c) {
+    LogLoss.Result mine;
+    try {
+      mine = c.logLoss().run();
+    } catch (LossArgumentException e) {
+      return c.expectsError()
+          ? new CaseOutcome(c.id(), true, null, null, e.getMessage())
+          : new CaseOutcome(c.id(), false, null, null, "the core rejected it: " + e.getMessage());
+    } catch (RuntimeException e) {
+      return new CaseOutcome(c.id(), false, null, null, "the core failed with " + e.getClass().getSimpleName()
+          + " instead of a LossArgumentException: " + e.getMessage());
+    }
+    if (c.expectsError()) {
+      return new CaseOutcome(c.id(), false, null, null,
+          "scikit-learn rejects this input but the core accepted it (loss " + mine.loss() + ")");
+    }
+    Comparison loss = Comparison.of("loss", Tensor.scalar(mine.loss()), c.expectedLoss(), toleranceFor(c));
+    if (!loss.passed()) {
+      return new CaseOutcome(c.id(), false, loss, null, loss.detail());
+    }
+    Boolean warns = c.logLoss().warnsNotSumToOne();
+    if (warns != null && warns != (mine.rowsNotSummingToOne() > 0)) {
+      return new CaseOutcome(c.id(), false, loss, null, "scikit-learn " + (warns ? "warned" : "did not warn")
+          + " that rows of y_pred do not sum to one, but the core counted " + mine.rowsNotSummingToOne()
+          + " such rows");
+    }
+    return new CaseOutcome(c.id(), true, loss, null, null);
   }
 }

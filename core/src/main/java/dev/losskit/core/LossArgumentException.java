@@ -12,12 +12,13 @@ public final class LossArgumentException extends IllegalArgumentException {
 
   /** What was wrong with the argument. */
   public enum Cause {
-    /** A class index that is neither in {@code [0, C)} nor {@code ignoreIndex}. */
+    /** A class index that is neither in {@code [0, C)} nor {@code ignoreIndex}; a {@link LogLoss} label that is not
+     * among the {@code labels}. */
     TARGET_OUT_OF_RANGE,
-    /** A floating label read as class indices that is not a whole number (DJL adapter). */
+    /** A floating label read as class indices that is not a whole number (DJL adapter, {@link LogLoss}). */
     TARGET_NOT_CLASS_INDEX,
     /** A weight that does not fit the input: a class weight of another length than C, or not 1-D; a BCE weight
-     * that does not broadcast to the input. */
+     * that does not broadcast to the input; a {@link LogLoss} sample weight that is not 1-D. */
     WEIGHT_SHAPE,
     /** A BCE {@code posWeight} that does not broadcast to the input. */
     POS_WEIGHT_SHAPE,
@@ -45,7 +46,17 @@ public final class LossArgumentException extends IllegalArgumentException {
      * the loss. */
     OPTION,
     /** A model the ONNX exporter cannot attach the loss to: no such output, a name already taken. */
-    MODEL
+    MODEL,
+    /** A {@link LogLoss} prediction that is not a probability: NaN, infinite, below 0 or above 1. */
+    PROBABILITY_RANGE,
+    /** A {@link LogLoss} call with fewer than two classes, or whose prediction has another number of columns than
+     * there are classes. */
+    CLASS_COUNT,
+    /** {@link LogLoss} sample weights that are NaN or infinite, all zero, or that sum to zero for a weighted mean. */
+    SAMPLE_WEIGHT,
+    /** A {@link LogLoss} {@code y_true} that scikit-learn cannot binarize: more than two dimensions, a 2-D target with
+     * more than two distinct values (multioutput), or an indicator matrix given together with {@code labels}. */
+    TARGET_TYPE
   }
 
   /** What was wrong with the argument. */

@@ -8,5 +8,8 @@
  *
  * <p>The reference kernels ({@code Reference*} classes) are the executable specification: plain loops in double
  * precision that read like the formulas in their Javadoc.
+ *
+ * <p>{@link dev.losskit.core.LogLoss} is scikit-learn's {@code sklearn.metrics.log_loss} (1.9.1 semantics): a
+ * metric, forward only, with an accumulator for evaluating batch by batch.
  */
 package dev.losskit.core;

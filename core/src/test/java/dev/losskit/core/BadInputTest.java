@@ -88,4 +88,96 @@ class BadInputTest {
         bad("2-D class weight",
             () -> CrossEntropyLoss.builder().weight(Tensor.of(new double[4], 2, 2)), "1-D", "[2, 2]"));
   }
+
+  private static final Tensor P22 = Tensor.of(new double[] {0.3, 0.7, 0.6, 0.4}, 2, 2);
+  private static final Tensor Y2 = Tensor.of(new long[] {0, 1}, 2);
+
+  private static Tensor p22(double at01) {
+    return Tensor.of(new double[] {0.3, at01, 0.6, 0.4}, 2, 2);
+  }
+
+  /** scikit-learn's log_loss: one row per check, each naming the value as scikit-learn's message does. */
+  @TestFactory
+  Stream<DynamicTest> badLogLossInputs() {
+    LogLoss ll = LogLoss.create();
+    LogLoss labelled = LogLoss.builder().labels(0, 1).build();
+    return Stream.of(
+        bad("log_loss: null y_true", () -> ll.compute((Tensor) null, P22), "y_true", "null"),
+        bad("log_loss: null y_pred", () -> ll.compute(Y2, null), "y_pred", "null"),
+        bad("log_loss: scalar y_pred", () -> ll.compute(Y2, Tensor.scalar(0.5)), "y_pred", "scalar"),
+        bad("log_loss: 3-D y_pred", () -> ll.compute(Y2, Tensor.of(new double[4], 2, 2, 1)), "y_pred",
+            "[2, 2, 1]"),
+        bad("log_loss: NaN in y_pred", () -> ll.compute(Y2, p22(Double.NaN)), "y_pred", "NaN", "[0, 1]"),
+        bad("log_loss: infinity in y_pred", () -> ll.compute(Y2, p22(Double.POSITIVE_INFINITY)), "y_pred",
+            "infinity", "[0, 1]"),
+        bad("log_loss: empty y_pred",
+            () -> ll.compute(Tensor.of(new long[0], 0), Tensor.of(new double[0], 0, 2)), "0 samples", "[0, 2]"),
+        bad("log_loss: y_pred without columns", () -> ll.compute(Y2, Tensor.of(new double[0], 2, 0)),
+            "0 columns", "[2, 0]"),
+        bad("log_loss: y_pred above 1", () -> ll.compute(Y2, p22(1.5)), "greater than 1", "1.5", "[0, 1]"),
+        bad("log_loss: float32 y_pred below 0",
+            () -> ll.compute(Y2, Tensor.of(new float[] {0.3f, -0.1f, 0.6f, 0.4f}, 2, 2)), "lower than 0", "-0.1",
+            "[0, 1]"),
+        bad("log_loss: scalar y_true", () -> ll.compute(Tensor.of(new long[] {1}), Tensor.of(new double[] {0.5},
+            1)), "y_true", "scalar"),
+        bad("log_loss: scalar sample_weight", () -> ll.compute(Y2, P22, Tensor.scalar(1.0)), "sample_weight",
+            "scalar"),
+        bad("log_loss: inconsistent numbers of samples",
+            () -> ll.compute(Tensor.of(new long[] {0, 1, 1}, 3), P22), "inconsistent", "y_pred 2", "y_true 3"),
+        bad("log_loss: sample_weight of another length", () -> ll.compute(Y2, P22, Tensor.of(new double[3], 3)),
+            "sample_weight 3"),
+        bad("log_loss: 2-D sample_weight", () -> ll.compute(Y2, P22, Tensor.of(new double[] {1, 1}, 2, 1)),
+            "sample_weight", "[2, 1]"),
+        bad("log_loss: infinite sample weight",
+            () -> ll.compute(Y2, P22, Tensor.of(new double[] {1, Double.POSITIVE_INFINITY}, 2)), "sample_weight",
+            "infinity", "[1]"),
+        bad("log_loss: all sample weights zero", () -> ll.compute(Y2, P22, Tensor.of(new double[2], 2)),
+            "every sample weight is 0"),
+        bad("log_loss: sample weights summing to zero",
+            () -> ll.compute(Y2, P22, Tensor.of(new double[] {2, -2}, 2)), "sum to zero"),
+        bad("log_loss: 3-D y_true", () -> ll.compute(Tensor.of(new long[2], 2, 1, 1), P22), "y_true",
+            "[2, 1, 1]"),
+        bad("log_loss: indicator y_true with labels",
+            () -> labelled.compute(Tensor.of(new long[] {0, 1, 1, 0}, 2, 2), P22), "indicator", "[2, 2]",
+            "labels"),
+        bad("log_loss: y_true without columns", () -> ll.compute(Tensor.of(new long[0], 2, 0), P22), "y_true",
+            "[2, 0]"),
+        bad("log_loss: indicator value not whole",
+            () -> ll.compute(Tensor.of(new double[] {0, 0.5, 1, 0}, 2, 2), P22), "0.5", "[0, 1]"),
+        bad("log_loss: indicator with three values",
+            () -> ll.compute(Tensor.of(new long[] {0, 1, 2, 0, 1, 0}, 2, 3), Tensor.of(new double[6], 2, 3)),
+            "[0, 1, 2]", "[2, 3]"),
+        bad("log_loss: floating label not whole", () -> ll.compute(Tensor.of(new double[] {0, 0.5}, 2), P22),
+            "0.5", "[1]"),
+        bad("log_loss: one class without labels", () -> ll.compute(Tensor.of(new long[] {1, 1}, 2), P22),
+            "only one label (1)", "labels"),
+        bad("log_loss: label not among labels", () -> labelled.compute(Tensor.of(new long[] {0, 3}, 2), P22),
+            "[3]", "[0, 1]", "[1]"),
+        bad("log_loss: numbers with string labels",
+            () -> LogLoss.builder().labels("a", "b").build().compute(Y2, P22), "numbers", "[a, b]"),
+        bad("log_loss: strings with numeric labels", () -> labelled.compute(new String[] {"a", "b"}, P22, null),
+            "strings", "[0, 1]"),
+        bad("log_loss: null string label in y_true", () -> ll.compute(new String[] {"a", null}, P22, null),
+            "y_true[1]"),
+        bad("log_loss: y_pred columns vs classes", () -> ll.compute(Tensor.of(new long[] {0, 2, 1}, 3),
+            Tensor.of(new double[] {0.5, 0.5, 0.5}, 3)), "3 vs 2", "[0, 1, 2]", "[1-p, p]"),
+        bad("log_loss: y_pred columns vs labels",
+            () -> LogLoss.builder().labels(0, 1, 2).build().compute(Y2, P22), "labels (3", "2 columns"),
+        bad("log_loss: no labels", () -> LogLoss.builder().labels(new String[0]), "at least two", "[]"),
+        bad("log_loss: one label", () -> LogLoss.builder().labels(4), "at least two", "[4]"),
+        bad("log_loss: repeated label", () -> LogLoss.builder().labels(2, 0, 2), "[2, 0, 2]", "repeat 2"),
+        bad("log_loss: null string label", () -> LogLoss.builder().labels("a", null), "labels[1]"),
+        bad("log_loss: accumulating labels without labels", () -> ll.accumulator().add(Y2, P22), "labels("),
+        bad("log_loss: accumulating another dtype", () -> {
+          LogLoss.Accumulator acc = labelled.accumulator();
+          acc.add(Y2, Tensor.of(new float[] {0.5f, 0.5f, 0.5f, 0.5f}, 2, 2));
+          acc.add(Y2, P22);
+        }, "float64", "float32"),
+        bad("log_loss: accumulating another number of indicator columns", () -> {
+          LogLoss.Accumulator acc = ll.accumulator();
+          acc.add(Tensor.of(new long[] {0, 1, 1, 0}, 2, 2), P22);
+          acc.add(Tensor.of(new long[] {0, 1, 0}, 1, 3), Tensor.of(new double[] {0.2, 0.3, 0.5}, 1, 3));
+        }, "3 columns", "2"),
+        bad("log_loss: accumulated nothing", () -> ll.accumulator().result(), "no samples"));
+  }
 }
