@@ -142,7 +142,8 @@ public final class GoldenReader {
   private static GoldenCase parseCase(String id, JsonObject c) throws Bad {
     String loss = string(c, "loss");
     if (!LossCase.LOSSES.contains(loss)) {
-      throw new Bad("unknown loss '" + loss + "', expected one of " + String.join(", ", LossCase.LOSSES));
+      throw new Bad("unknown loss '" + loss + "', expected one of " + String.join(", ", LossCase.LOSSES) + " or "
+          + LogLossCase.NAME);
     }
     DType dtype = parseEnum(c, "dtype", DType::fromPytorchName);
     if (!dtype.isFloating()) {

@@ -26,8 +26,6 @@ public final class LossArgumentException extends IllegalArgumentException {
     LABEL_SMOOTHING_RANGE,
     /** Class-probability targets with an {@code ignoreIndex} that is not negative. */
     PROBABILITY_TARGET_IGNORE_INDEX,
-    /** A BCELoss input or target outside [0, 1], or NaN: probabilities are required. */
-    PROBABILITY_RANGE,
     /** A target whose shape does not fit the input's. */
     SHAPE_MISMATCH,
     /** An input of a shape the loss does not take (a scalar for a class loss, too few dimensions). */
@@ -47,7 +45,10 @@ public final class LossArgumentException extends IllegalArgumentException {
     OPTION,
     /** A model the ONNX exporter cannot attach the loss to: no such output, a name already taken. */
     MODEL,
-    /** A {@link LogLoss} prediction that is not a probability: NaN, infinite, below 0 or above 1. */
+    /**
+     * A value that must be a probability and is not (NaN, infinite, below 0 or above 1): a {@link BceLoss} input or
+     * target, or a {@link LogLoss} prediction.
+     */
     PROBABILITY_RANGE,
     /** A {@link LogLoss} call with fewer than two classes, or whose prediction has another number of columns than
      * there are classes. */

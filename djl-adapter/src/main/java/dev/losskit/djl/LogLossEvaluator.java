@@ -1,0 +1,242 @@
+package dev.losskit.djl;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.evaluator.Evaluator;
+import dev.losskit.core.DType;
+import dev.losskit.core.LogLoss;
+import dev.losskit.core.LossArgumentException;
+import dev.losskit.core.LossArgumentException.Cause;
+import dev.losskit.core.Tensor;
+import java.nio.ByteOrder;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * scikit-learn's {@code log_loss} as a DJL {@link Evaluator}: a training or validation metric for DJL's
+ * {@code Trainer}, with scikit-learn 1.9.1's semantics (see {@link LogLoss}).
+ *
+ * <p>It accumulates as scikit-learn would compute it on the concatenated data: the total loss over the number of
+ * samples ({@code normalize}, the default) or the total, not a mean of batch means. The classes are fixed up front
+ * ({@link Builder#labels} or {@link Builder#classes}), since a validation batch often holds a single class, which
+ * scikit-learn rejects without {@code labels}.
+ *
+ * <p>Labels are {@code NDList} element 0: class labels of shape {@code (N)} (int32, int64, or whole-valued floats, as
+ * DJL datasets produce them). Predictions are element 0: probabilities {@code (N, C)}, one column per class in the
+ * classes' sorted order, or {@code (N)} for the probability of the greater of two classes; with
+ * {@link Builder#fromLogits}, logits, turned into probabilities by the engine first (a softmax over the last axis,
+ * or a sigmoid for {@code (N)}). Values are read on the host: the arrays are copied off a GPU.
+ *
+ * <p>{@link #getAccumulator} is NaN before any batch, as DJL's own evaluators give 0/0. A batch that scikit-learn
+ * would reject throws a {@link LossArgumentException} naming the bad value and leaves the accumulator unchanged.
+ * scikit-learn's warnings (rows that do not sum to 1) are counted: {@link #rowsNotSummingToOne(String)}.
+ */
+public final class LogLossEvaluator extends Evaluator {
+  private final LogLoss metric;
+  private final boolean fromLogits;
+  private final Map<String, LogLoss.Accumulator> accumulators = new ConcurrentHashMap<>();
+
+  private LogLossEvaluator(Builder b) {
+    super(b.name);
+    if (b.labels == null) {
+      throw new LossArgumentException(Cause.CLASS_COUNT, LogLoss.NAME
+          + ": the evaluator needs its classes up front: labels(...) or classes(n), since a batch may hold one class");
+    }
+    this.metric = LogLoss.builder().normalize(b.normalize).labels(b.labels).build();
+    this.fromLogits = b.fromLogits;
+  }
+
+  /** {@return a builder: name {@code LogLoss}, {@code normalize=true}, probabilities; the classes must be set} */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** {@return the metric with its options} */
+  public LogLoss metric() {
+    return metric;
+  }
+
+  /**
+   * {@return scikit-learn's {@code log_loss} of this batch alone, a float64 scalar in the predictions' manager}
+   *
+   * @param labels the labels; element 0 is used
+   * @param predictions the predictions; element 0 is used
+   */
+  @Override
+  public NDArray evaluate(NDList labels, NDList predictions) {
+    NDArray pred = predictions(predictions);
+    return predictions.head().getManager().create(metric.compute(truth(labels), tensor(pred)).loss());
+  }
+
+  @Override
+  public void addAccumulator(String key) {
+    accumulators.put(key, metric.accumulator());
+    totalInstances.put(key, 0L);
+  }
+
+  @Override
+  public void updateAccumulator(String key, NDList labels, NDList predictions) {
+    LogLoss.Accumulator a = accumulator(key);
+    Tensor pred = tensor(predictions(predictions));
+    Tensor truth = truth(labels);
+    a.add(truth, pred);
+    totalInstances.compute(key, (k, v) -> (v == null ? 0 : v) + pred.size(0));
+  }
+
+  @Override
+  public void resetAccumulator(String key) {
+    accumulator(key).reset();
+    totalInstances.put(key, 0L);
+  }
+
+  /**
+   * {@return the log loss of every batch added under {@code key} since the last reset, or NaN before the first}
+   *
+   * @throws LossArgumentException when scikit-learn would reject the concatenation
+   */
+  @Override
+  public float getAccumulator(String key) {
+    LogLoss.Accumulator a = accumulator(key);
+    return a.samples() == 0 ? Float.NaN : (float) a.result().loss();
+  }
+
+  /**
+   * {@return how many rows added under {@code key} do not sum to 1 by scikit-learn's test (it warns, and uses them)}
+   *
+   * @param key the accumulator's key
+   */
+  public long rowsNotSummingToOne(String key) {
+    LogLoss.Accumulator a = accumulator(key);
+    return a.samples() == 0 ? 0 : a.result().rowsNotSummingToOne();
+  }
+
+  private LogLoss.Accumulator accumulator(String key) {
+    LogLoss.Accumulator a = accumulators.get(key);
+    if (a == null) {
+      throw new LossArgumentException(Cause.OPTION, LogLoss.NAME + ": no accumulator '" + key
+          + "' (addAccumulator first)");
+    }
+    return a;
+  }
+
+  private NDArray predictions(NDList predictions) {
+    if (predictions == null || predictions.isEmpty()) {
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, LogLoss.NAME + ": predictions must hold an array");
+    }
+    NDArray p = predictions.head();
+    if (!fromLogits) {
+      return p;
+    }
+    return p.getShape().dimension() == 1 ? ai.djl.nn.Activation.sigmoid(p) : p.softmax(-1);
+  }
+
+  private static Tensor truth(NDList labels) {
+    if (labels == null || labels.isEmpty()) {
+      throw new LossArgumentException(Cause.NULL_ARGUMENT, LogLoss.NAME + ": labels must hold an array");
+    }
+    return tensor(labels.head());
+  }
+
+  /** The array's values on the host, as a tensor of its dtype (no copy where DJL allows it). */
+  private static Tensor tensor(NDArray a) {
+    DataType t = a.getDataType();
+    DType dtype;
+    switch (t) {
+      case FLOAT32:
+        dtype = DType.FLOAT32;
+        break;
+      case FLOAT64:
+        dtype = DType.FLOAT64;
+        break;
+      case INT32:
+        dtype = DType.INT32;
+        break;
+      case INT64:
+        dtype = DType.INT64;
+        break;
+      default:
+        throw new LossArgumentException(Cause.DTYPE, LogLoss.NAME + ": arrays must be float32, float64, int32 or "
+            + "int64, got " + t + " (shape " + a.getShape() + ")");
+    }
+    return Tensor.view(a.toByteBuffer(true).order(ByteOrder.nativeOrder()), dtype, TorchLoss.shape(a));
+  }
+
+  /** Builds a {@link LogLossEvaluator}. */
+  public static final class Builder {
+    private String name = "LogLoss";
+    private long[] labels;
+    private boolean normalize = true;
+    private boolean fromLogits;
+
+    private Builder() {}
+
+    /**
+     * Sets the evaluator's name.
+     *
+     * @param name the name DJL's metrics show; default {@code LogLoss}
+     * @return this builder
+     */
+    public Builder name(String name) {
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * Sets the classes, scikit-learn's {@code labels}: the predictions' columns follow their sorted order.
+     *
+     * @param labels at least two distinct labels
+     * @return this builder
+     */
+    public Builder labels(long... labels) {
+      this.labels = labels == null ? null : labels.clone();
+      return this;
+    }
+
+    /**
+     * Sets the classes to {@code 0 .. n-1}, the usual class indices.
+     *
+     * @param n the number of classes, at least 2
+     * @return this builder
+     */
+    public Builder classes(int n) {
+      if (n < 2) {
+        throw new LossArgumentException(Cause.CLASS_COUNT, LogLoss.NAME + ": classes must be at least 2, got " + n);
+      }
+      long[] l = new long[n];
+      for (int i = 0; i < n; i++) {
+        l[i] = i;
+      }
+      this.labels = l;
+      return this;
+    }
+
+    /**
+     * Sets scikit-learn's {@code normalize}.
+     *
+     * @param normalize true (the default) for the mean over the samples, false for the sum
+     * @return this builder
+     */
+    public Builder normalize(boolean normalize) {
+      this.normalize = normalize;
+      return this;
+    }
+
+    /**
+     * Takes logits instead of probabilities.
+     *
+     * @param fromLogits true to turn the predictions into probabilities first: a softmax over the last axis, or a
+     *     sigmoid for {@code (N)}; default false
+     * @return this builder
+     */
+    public Builder fromLogits(boolean fromLogits) {
+      this.fromLogits = fromLogits;
+      return this;
+    }
+
+    /** {@return the evaluator} */
+    public LogLossEvaluator build() {
+      return new LogLossEvaluator(this);
+    }
+  }
+}
