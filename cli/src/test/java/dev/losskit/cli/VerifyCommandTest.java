@@ -69,7 +69,7 @@ class VerifyCommandTest {
   }
 
   @Test
-  void seedExamplesAllPass() {
+  void seedExamplesAllPass() throws Exception {
     Run r = run("verify", GOLDENS.resolve("seed-examples.json").toString());
     assertEquals(0, r.code(), String.join("\n", r.out()));
     // Every case of the seed documents, among them 003's BCELoss example and its two log_loss examples.
