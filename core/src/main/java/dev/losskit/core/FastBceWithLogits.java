@@ -16,7 +16,7 @@ final class FastBceWithLogits {
   static final int VECTOR_MIN_ELEMENTS = 64;
 
   /** Elements per block: the unit of work and of the loss sum. */
-  static final int BLOCK = 2048;
+  static final int BLOCK = ElementwiseBlocks.BLOCK;
 
   /** The operand's values as the kernel reads them: a period (1 for a scalar, L, or numel) and the values. */
   record Operand(double[] values, int period) {
@@ -85,90 +85,28 @@ final class FastBceWithLogits {
   static LossResult run(Tensor input, Tensor target, Options o, Request r) {
     Operand weight = o.weight();
     Operand posWeight = o.posWeight();
-    Reduction reduction = o.reduction();
-    Tensor gradOutput = r.gradOutput();
-    boolean wantLoss = r.wantLoss();
-    boolean wantGrad = r.wantGrad();
-    DType dtype = input.dtype();
     int n = input.numel();
-    int[] shape = input.shape();
-    boolean none = reduction == Reduction.NONE;
-    boolean vector = dtype == DType.FLOAT32 && target.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS
-        && VectorSupport.AVAILABLE && !(none && wantGrad && gradOutput != null && gradOutput.dtype() != DType.FLOAT32);
-    double[] perElement = wantLoss && none ? new double[n] : null;
-    java.nio.FloatBuffer sink = wantGrad && vector ? r.out().floatSink(n) : null;
-    float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? r.out().floats(n) : null;
-    double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(n) : null;
-    double scalarGrad = none ? 1 : ReferenceKernels.scalarGrad(gradOutput);
-    double scale = reduction == Reduction.MEAN ? scalarGrad / n : scalarGrad;
-    int blocks = (n + BLOCK - 1) / BLOCK;
-    double[] sums = new double[blocks];
-    boolean wantSum = wantLoss && !none;
-    Tensor upstream = none && wantGrad ? gradOutput : null;
+    boolean vector = input.dtype() == DType.FLOAT32 && target.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS
+        && VectorSupport.AVAILABLE && ElementwiseBlocks.Call.vectorUpstream(o.reduction(), r);
+    ElementwiseBlocks.Call c = new ElementwiseBlocks.Call(input, target, o.reduction(), r, vector);
     double[] w = weight == null ? null : weight.expanded(n);
     double[] pw = posWeight == null ? null : posWeight.expanded(n);
-    Parallelism.forChunks(blocks, Math.max(1, 65536 / BLOCK), (fromBlock, toBlock) -> {
-      if (!vector) {
-        for (int k = fromBlock; k < toBlock; k++) {
-          int from = k * BLOCK;
-          sums[k] = scalarRange(input, target, weight, posWeight, from, Math.min(n, from + BLOCK), reduction,
-              gradOutput, scale, perElement, gradF, gradD);
-        }
-        return 0;
-      }
-      float[] xs = input.floatArray() == null ? new float[BLOCK] : null;
-      float[] ys = target.floatArray() == null ? new float[BLOCK] : null;
-      float[] gs = upstream != null && upstream.floatArray() == null ? new float[BLOCK] : null;
-      float[] row = sink != null ? new float[BLOCK] : null;
-      java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
+    return ElementwiseBlocks.run(c, (from, to) -> scalarRange(c, weight, posWeight, from, to), () -> {
       double[] lanes = new double[VectorBce.scratchLanes()];
       double[] ex = new double[BLOCK];
-      for (int k = fromBlock; k < toBlock; k++) {
-        int from = k * BLOCK;
-        int len = Math.min(n, from + BLOCK) - from;
-        if (xs != null) {
-          input.readFloats(from, xs, len);
-        }
-        if (ys != null) {
-          target.readFloats(from, ys, len);
-        }
-        if (gs != null) {
-          upstream.readFloats(from, gs, len);
-        }
-        float[] ga = upstream == null ? null : gs != null ? gs : upstream.floatArray();
-        sums[k] = VectorBce.block(xs != null ? xs : input.floatArray(), xs != null ? 0 : input.offset() + from,
-            ys != null ? ys : target.floatArray(), ys != null ? 0 : target.offset() + from,
-            w, w == null ? 0 : weight.offset(from), pw, pw == null ? 0 : posWeight.offset(from),
-            ga, ga == null ? 0 : gs != null ? 0 : upstream.offset() + from, scale, len,
-            perElement, from, wantSum, !wantGrad ? null : row != null ? row : gradF, row != null ? 0 : from, lanes, ex);
-        if (out != null) {
-          out.put(from, row, 0, len);
-        }
-      }
-      return 0;
+      return b -> VectorBce.block(b.x, b.xo, b.y, b.yo, w, w == null ? 0 : weight.offset(b.from), pw,
+          pw == null ? 0 : posWeight.offset(b.from), b.g, b.go, c.scale, b.len, c.perElement, b.from, c.wantSum,
+          b.grad, b.gro, lanes, ex);
     });
-    Tensor loss = null;
-    if (wantLoss) {
-      double sum = 0;
-      for (double s : sums) {
-        sum += s;
-      }
-      loss = ReferenceKernels.reduce(dtype, reduction, perElement, shape, sum, n == 0 ? Double.NaN : sum / n);
-    }
-    Tensor grad = !wantGrad ? null
-        : sink != null ? Tensor.view(sink, 0, shape)
-        : gradF != null ? Tensor.of(gradF, shape) : Tensor.of(gradD, shape);
-    return new LossResult(loss, grad);
   }
 
   /** Elements [from, to) in double: returns their loss sum, and fills the per-element loss and the gradient. */
-  private static double scalarRange(Tensor input, Tensor target, Operand weight, Operand posWeight, int from,
-      int to, Reduction reduction, Tensor gradOutput, double scale, double[] perElement, float[] gradF,
-      double[] gradD) {
+  private static double scalarRange(ElementwiseBlocks.Call c, Operand weight, Operand posWeight, int from,
+      int to) {
     double sum = 0;
     for (int i = from; i < to; i++) {
-      double x = input.getDouble(i);
-      double y = target.getDouble(i);
+      double x = c.input.getDouble(i);
+      double y = c.target.getDouble(i);
       double logSigmoid = Math.min(x, 0) - Math.log1p(Math.exp(-Math.abs(x)));
       double p = posWeight == null ? 1 : posWeight.at(i);
       double w = weight == null ? 1 : weight.at(i);
@@ -177,10 +115,8 @@ final class FastBceWithLogits {
         l *= w;
       }
       sum += l;
-      if (perElement != null) {
-        perElement[i] = l;
-      }
-      if (gradF != null || gradD != null) {
+      c.loss(i, l);
+      if (c.scalarGrad()) {
         double sigmoid = 1 / (1 + Math.exp(-x));
         double d;
         if (posWeight != null) {
@@ -192,12 +128,7 @@ final class FastBceWithLogits {
         if (weight != null) {
           d *= w;
         }
-        double g = reduction == Reduction.NONE ? ReferenceKernels.positionGrad(gradOutput, i) : scale;
-        if (gradF != null) {
-          gradF[i] = (float) (d * g);
-        } else {
-          gradD[i] = d * g;
-        }
+        c.grad(i, d);
       }
     }
     return sum;

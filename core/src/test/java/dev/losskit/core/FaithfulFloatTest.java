@@ -184,23 +184,9 @@ class FaithfulFloatTest {
           double[] pe = new double[n];
           Arrays.fill(we, 1);
           Arrays.fill(pe, 1);
-          double[] wv = null;
-          switch (weight) {
-            case "element":
-              wv = positive(r, n);
-              b.weight(Tensor.of(wv, rows, cols));
-              break;
-            case "last":
-              wv = positive(r, cols);
-              b.weight(wv);
-              break;
-            case "scalar":
-              wv = positive(r, 1);
-              b.weight(Tensor.of(wv, 1));
-              break;
-            default:
-              break;
-          }
+          Tensor wt = bceWeight(r, weight, rows, cols);
+          double[] wv = wt == null ? null : wt.toDoubleArray();
+          b.weight(wt);
           double[] pv = pos.equals("last") ? positive(r, cols) : pos.equals("scalar") ? positive(r, 1) : null;
           if (pos.equals("last")) {
             b.posWeight(pv);
@@ -261,24 +247,7 @@ class FaithfulFloatTest {
             }
             y[i] = targets.equals("uniform") ? r.nextFloat() : targets.equals("binary") ? r.nextInt(2) : x[i];
           }
-          BceLoss.Builder b = BceLoss.builder().reduction(reduction);
-          double[] wv = null;
-          switch (weight) {
-            case "element":
-              wv = positive(r, n);
-              b.weight(Tensor.of(wv, rows, cols));
-              break;
-            case "last":
-              wv = positive(r, cols);
-              b.weight(wv);
-              break;
-            case "scalar":
-              wv = positive(r, 1);
-              b.weight(Tensor.of(wv, 1));
-              break;
-            default:
-              break;
-          }
+          BceLoss.Builder b = BceLoss.builder().reduction(reduction).weight(bceWeight(r, weight, rows, cols));
           int[] shape = {rows, cols};
           int[] gShape = reduction == Reduction.NONE ? shape : new int[0];
           float[] g = new float[Tensor.checkedSize(gShape)];
@@ -290,6 +259,20 @@ class FaithfulFloatTest {
           return new Case(loss, x, y, g, shape, gShape, direct, direct && r.nextBoolean(), null, null,
               loss + " (" + rows + ", " + cols + ") " + targets + (direct ? " direct" : "") + " seed " + seed, null);
         });
+  }
+
+  /** A BCE weight of the given broadcast for a (rows, cols) input: per element, along the last dimension, a scalar. */
+  private static Tensor bceWeight(Random r, String kind, int rows, int cols) {
+    switch (kind) {
+      case "element":
+        return Tensor.of(positive(r, rows * cols), rows, cols);
+      case "last":
+        return Tensor.of(positive(r, cols), cols);
+      case "scalar":
+        return Tensor.of(positive(r, 1), 1);
+      default:
+        return null;
+    }
   }
 
   private static double[] positive(Random r, int n) {

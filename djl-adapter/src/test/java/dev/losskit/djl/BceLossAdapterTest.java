@@ -53,18 +53,6 @@ class BceLossAdapterTest {
     return new float[][] {p, y};
   }
 
-  @SuppressWarnings("try")
-  private static float[][] lossAndGradient(TorchLoss loss, NDArray label, NDArray pred) {
-    NDArray p = pred.duplicate();
-    p.setRequiresGradient(true);
-    NDArray value;
-    try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
-      value = loss.evaluate(new NDList(label), new NDList(p));
-      c.backward(value.sum());
-    }
-    return new float[][] {value.toFloatArray(), p.getGradient().toFloatArray()};
-  }
-
   /** Each element within 2e-6 of the core's, relative to the element's magnitude (gradients reach 1e12 at 0 and 1). */
   private static void assertClose(float[] expected, float[] actual, String what) {
     assertEquals(expected.length, actual.length, what);
@@ -85,7 +73,7 @@ class BceLossAdapterTest {
           b.weight(w);
         }
         BceLoss loss = b.build();
-        float[][] djl = lossAndGradient(loss, m.create(d[1], new Shape(4, 5)), m.create(d[0], new Shape(4, 5)));
+        float[][] djl = TorchLossTest.lossAndGradient(loss, m.create(d[1], new Shape(4, 5)), m.create(d[0], new Shape(4, 5)));
         Tensor g = reduction == Reduction.NONE ? Tensor.of(onesF(20), 4, 5) : null;
         LossResult core = loss.core().forwardBackward(Tensor.of(d[0], 4, 5), Tensor.of(d[1], 4, 5), g);
         String what = loss.core() + " on " + execution;
@@ -106,7 +94,7 @@ class BceLossAdapterTest {
   void theGradientAtExactZerosAndOnesIsLibtorchsNotTheClampedLogsDerivative(Execution execution) {
     // (x - y) / max((1 - x) x, eps) with eps = 1e-12 rounded to float: -1/eps at x = 0, y = 1; where the clamped
     // log's own derivative would be 0.
-    float[][] djl = lossAndGradient(BceLoss.builder().reduction(Reduction.SUM).execution(execution).build(),
+    float[][] djl = TorchLossTest.lossAndGradient(BceLoss.builder().reduction(Reduction.SUM).execution(execution).build(),
         m.create(new float[] {1, 0, 0.5f}), m.create(new float[] {0, 1, 0.5f}));
     // 100 for each confident wrong answer, and -(0.5 log 0.5 + 0.5 log 0.5) = log 2 for the last.
     assertEquals((float) (200 + Math.log(2)), djl[0][0], 2e-5);

@@ -54,7 +54,7 @@ class TorchLossTest {
 
   /** The loss and the predictions' gradient, as a DJL training step computes them. */
   @SuppressWarnings("try")
-  private static float[][] lossAndGradient(TorchLoss loss, NDArray label, NDArray pred) {
+  static float[][] lossAndGradient(TorchLoss loss, NDArray label, NDArray pred) {
     NDArray p = pred.duplicate();
     p.setRequiresGradient(true);
     NDArray value;

@@ -1,0 +1,195 @@
+package dev.losskit.core;
+
+import java.nio.FloatBuffer;
+
+/**
+ * The block driver that the fused elementwise kernels share ({@link FastBceWithLogits}, {@link FastBce}): the
+ * outputs of a call, its blocks of {@link #BLOCK} elements at fixed indices run in parallel chunks, and the result.
+ * A float32 call on the vector path hands each block to the kernel as arrays and offsets ({@link Span}): heap
+ * arrays in place, buffer-backed tensors copied into per-thread scratch, and the gradient into the caller's array,
+ * or into scratch then the caller's buffer. Block sums are added in block order, so results depend neither on
+ * timing nor on the number of threads.
+ */
+final class ElementwiseBlocks {
+  private ElementwiseBlocks() {}
+
+  /** Elements per block: the unit of work and of the loss sum. */
+  static final int BLOCK = 2048;
+
+  /** One call's operands and outputs. */
+  static final class Call {
+    final Tensor input;
+    final Tensor target;
+    final Reduction reduction;
+    final int n;
+    final boolean vector;
+    final boolean wantLoss;
+    final boolean wantGrad;
+    /** Whether a block computes its loss sum (a reduced loss). */
+    final boolean wantSum;
+    /** The upstream gradient per element ({@code none}), or null. */
+    final Tensor upstream;
+    /** The scalar upstream gradient ({@code mean}: divided by the element count), or 1 for {@code none}. */
+    final double scale;
+    /** The unreduced loss ({@code none}), or null. */
+    final double[] perElement;
+    final FloatBuffer sink;
+    final float[] gradF;
+    final double[] gradD;
+    final double[] sums;
+
+    /**
+     * Sets up the outputs.
+     *
+     * @param vector whether the float32 vector kernel takes the call
+     */
+    Call(Tensor input, Tensor target, Reduction reduction, Request r, boolean vector) {
+      this.input = input;
+      this.target = target;
+      this.reduction = reduction;
+      this.n = input.numel();
+      this.vector = vector;
+      this.wantLoss = r.wantLoss();
+      this.wantGrad = r.wantGrad();
+      boolean none = reduction == Reduction.NONE;
+      this.wantSum = wantLoss && !none;
+      this.upstream = none && wantGrad ? r.gradOutput() : null;
+      double g = none ? 1 : ReferenceKernels.scalarGrad(r.gradOutput());
+      this.scale = reduction == Reduction.MEAN ? g / n : g;
+      DType dtype = input.dtype();
+      this.perElement = wantLoss && none ? new double[n] : null;
+      this.sink = wantGrad && vector ? r.out().floatSink(n) : null;
+      this.gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? r.out().floats(n) : null;
+      this.gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(n) : null;
+      this.sums = new double[(n + BLOCK - 1) / BLOCK];
+    }
+
+    /** {@return the upstream gradient of element {@code i}: per element for {@code none}, else the scale} */
+    double upstreamAt(int i) {
+      return reduction == Reduction.NONE ? (upstream == null ? 1 : upstream.getDouble(i)) : scale;
+    }
+
+    /** Records element {@code i}'s loss: into the unreduced loss when there is one. */
+    void loss(int i, double l) {
+      if (perElement != null) {
+        perElement[i] = l;
+      }
+    }
+
+    /** {@return whether the call wants the gradient on the scalar path} */
+    boolean scalarGrad() {
+      return gradF != null || gradD != null;
+    }
+
+    /** Records element {@code i}'s gradient, {@code d} times its upstream gradient, in the input's dtype. */
+    void grad(int i, double d) {
+      double v = d * upstreamAt(i);
+      if (gradF != null) {
+        gradF[i] = (float) v;
+      } else {
+        gradD[i] = v;
+      }
+    }
+
+    /** {@return whether the vector path may take a call with this upstream gradient (float32, or none needed)} */
+    static boolean vectorUpstream(Reduction reduction, Request r) {
+      return !(reduction == Reduction.NONE && r.wantGrad() && r.gradOutput() != null
+          && r.gradOutput().dtype() != DType.FLOAT32);
+    }
+  }
+
+  /**
+   * One block of a float32 call, as arrays and offsets: element {@code j} of the block is {@code x[xo + j]},
+   * {@code y[yo + j]}, the upstream gradient {@code g[go + j]} ({@code g} null: the call's scale) and its gradient
+   * goes to {@code grad[gro + j]} ({@code grad} null: none wanted).
+   */
+  static final class Span {
+    int from;
+    int len;
+    float[] x;
+    int xo;
+    float[] y;
+    int yo;
+    float[] g;
+    int go;
+    float[] grad;
+    int gro;
+  }
+
+  /** The scalar kernel over elements {@code [from, to)}: returns their loss sum. */
+  @FunctionalInterface
+  interface ScalarRange {
+    double run(int from, int to);
+  }
+
+  /** The vector kernel over one block: returns its loss sum. One per thread, so it may hold scratch. */
+  @FunctionalInterface
+  interface VectorBlock {
+    double run(Span s);
+  }
+
+  /** Runs every block of the call and returns its loss and gradient. */
+  static LossResult run(Call c, ScalarRange scalar, java.util.function.Supplier<VectorBlock> vectorBlocks) {
+    int blocks = c.sums.length;
+    int n = c.n;
+    Parallelism.forChunks(blocks, Math.max(1, 65536 / BLOCK), (fromBlock, toBlock) -> {
+      if (!c.vector) {
+        for (int k = fromBlock; k < toBlock; k++) {
+          int from = k * BLOCK;
+          c.sums[k] = scalar.run(from, Math.min(n, from + BLOCK));
+        }
+        return 0;
+      }
+      VectorBlock kernel = vectorBlocks.get();
+      Tensor up = c.upstream;
+      float[] xs = c.input.floatArray() == null ? new float[BLOCK] : null;
+      float[] ys = c.target.floatArray() == null ? new float[BLOCK] : null;
+      float[] gs = up != null && up.floatArray() == null ? new float[BLOCK] : null;
+      float[] row = c.sink != null ? new float[BLOCK] : null;
+      FloatBuffer out = c.sink == null ? null : c.sink.duplicate();
+      Span s = new Span();
+      for (int k = fromBlock; k < toBlock; k++) {
+        int from = k * BLOCK;
+        int len = Math.min(n, from + BLOCK) - from;
+        s.from = from;
+        s.len = len;
+        s.x = in(c.input, xs, from, len);
+        s.xo = xs != null ? 0 : c.input.offset() + from;
+        s.y = in(c.target, ys, from, len);
+        s.yo = ys != null ? 0 : c.target.offset() + from;
+        s.g = up == null ? null : in(up, gs, from, len);
+        s.go = up == null || gs != null ? 0 : up.offset() + from;
+        s.grad = !c.wantGrad ? null : row != null ? row : c.gradF;
+        s.gro = row != null ? 0 : from;
+        c.sums[k] = kernel.run(s);
+        if (out != null) {
+          out.put(from, row, 0, len);
+        }
+      }
+      return 0;
+    });
+    Tensor loss = null;
+    int[] shape = c.input.shape();
+    DType dtype = c.input.dtype();
+    if (c.wantLoss) {
+      double sum = 0;
+      for (double v : c.sums) {
+        sum += v;
+      }
+      loss = ReferenceKernels.reduce(dtype, c.reduction, c.perElement, shape, sum, n == 0 ? Double.NaN : sum / n);
+    }
+    Tensor grad = !c.wantGrad ? null
+        : c.sink != null ? Tensor.view(c.sink, 0, shape)
+        : c.gradF != null ? Tensor.of(c.gradF, shape) : Tensor.of(c.gradD, shape);
+    return new LossResult(loss, grad);
+  }
+
+  /** {@return the block's floats: the tensor's own array, or {@code scratch} filled from its buffer} */
+  private static float[] in(Tensor t, float[] scratch, int from, int len) {
+    if (scratch == null) {
+      return t.floatArray();
+    }
+    t.readFloats(from, scratch, len);
+    return scratch;
+  }
+}
