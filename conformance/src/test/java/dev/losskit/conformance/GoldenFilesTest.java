@@ -66,12 +66,19 @@ class GoldenFilesTest {
   }
 
   @Test
-  void atLeast300BceCasesWithErrorsAndLegacyCasesForEveryLossAreCommitted() throws Exception {
+  void atLeast300BceAnd200LogLossCasesWithErrorsAndLegacyCasesForEveryLossAreCommitted() throws Exception {
     int bce = 0;
     int bceErrors = 0;
+    int logLoss = 0;
+    int logLossErrors = 0;
     java.util.Set<String> legacy = new java.util.TreeSet<>();
     for (Path p : goldenFiles()) {
       for (GoldenCase c : GoldenReader.read(p).cases()) {
+        if (c.logLoss() != null) {
+          logLoss++;
+          logLossErrors += c.expectsError() ? 1 : 0;
+          continue;
+        }
         if (c.call().loss().equals(dev.losskit.core.BceLoss.NAME)) {
           bce++;
           bceErrors += c.expectsError() ? 1 : 0;
@@ -83,6 +90,8 @@ class GoldenFilesTest {
     }
     assertTrue(bce >= 300, "bce cases: " + bce);
     assertTrue(bceErrors >= 10, "bce error cases: " + bceErrors);
+    assertTrue(logLoss >= 200, "log_loss cases: " + logLoss);
+    assertTrue(logLossErrors >= 10, "log_loss error cases: " + logLossErrors);
     assertEquals(java.util.Set.of("cross_entropy", "nll_loss", "bce", "bce_with_logits"), legacy);
   }
 
