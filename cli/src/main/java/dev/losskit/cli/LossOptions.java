@@ -84,7 +84,7 @@ final class LossOptions {
       throw new IllegalArgumentException("--pos-weight does not apply to " + loss
           + (probabilityBce ? ": BCELoss has no pos_weight (bce_with_logits has, on logits)" : ""));
     }
-    if (classAxis != null && probabilityBce) {
+    if (classAxis != null && classAxis != 1 && probabilityBce) {
       throw new IllegalArgumentException("--class-axis " + classAxis + " does not apply to " + loss
           + ": it is elementwise and has no class axis");
     }

@@ -110,8 +110,6 @@ class BadInputTableTest {
         "--loss", "bce", "--pos-weight", "2", "-o", "@/x.onnx"));
     r.add(row("export: class axis -1 for bce", 2, List.of("--class-axis -1", "bce"), "export", "--loss", "bce",
         "--class-axis", "-1", "--rank", "1", "-o", "@/x.onnx"));
-    r.add(row("export: class axis 1 for bce", 2, List.of("--class-axis 1", "bce"), "export", "--loss", "bce",
-        "--class-axis", "1", "-o", "@/x.onnx"));
     r.add(row("export: ignore_index for bce", 2, List.of("--ignore-index", "bce"), "export", "--loss", "bce",
         "--ignore-index", "0", "-o", "@/x.onnx"));
     r.add(row("export: label smoothing for bce", 2, List.of("--label-smoothing", "bce"), "export", "--loss", "bce",

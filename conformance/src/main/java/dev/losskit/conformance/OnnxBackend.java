@@ -98,6 +98,8 @@ final class OnnxBackend implements Backend {
       return null;
     } catch (LossArgumentException e) {
       return e;
+    } catch (RuntimeException e) {
+      return null; // not a rejection: the graph runs, and the core backend reports the core's failure
     }
   }
 

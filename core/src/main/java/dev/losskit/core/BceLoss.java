@@ -110,7 +110,8 @@ public final class BceLoss extends AbstractLoss {
   }
 
   /**
-   * Checks that the input's and the target's values are probabilities, as libtorch's kernel does.
+   * Checks that the target's values are probabilities, as libtorch's kernel does (the input's are checked by
+   * {@link #checkValues}, which takes both).
    *
    * @param inputShape the input's shape
    * @param target the target
@@ -154,8 +155,11 @@ public final class BceLoss extends AbstractLoss {
 
   private static LossArgumentException outside(String what, Tensor t, int i) {
     String hint = what.equals("input") ? " (BCELoss takes probabilities: logits belong in bce_with_logits)" : "";
-    return new LossArgumentException(Cause.PROBABILITY_RANGE, NAME + ": " + what + Checks.position(t.shape(), i)
-        + " = " + t.getDouble(i) + " is outside [0, 1]" + hint);
+    double v = t.getDouble(i);
+    String value = t.dtype() == DType.FLOAT32 ? Float.toString((float) v) : Double.toString(v);
+    String at = t.dim() == 0 ? "" : Checks.position(t.shape(), i);
+    return new LossArgumentException(Cause.PROBABILITY_RANGE, NAME + ": " + what + at + " = " + value
+        + " is outside [0, 1]" + hint);
   }
 
   @Override

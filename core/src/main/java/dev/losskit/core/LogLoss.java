@@ -362,6 +362,15 @@ public final class LogLoss {
       return new Result(loss, samples, rowsNotSummingToOne, classes == null ? List.of() : classes, warnings);
     }
 
+    private static boolean allZero(double[] w) {
+      for (double v : w) {
+        if (v != 0) {
+          return false;
+        }
+      }
+      return true;
+    }
+
     /**
      * Checks a batch completely, then adds it. {@code once} is a single {@code log_loss} call: the batch is the
      * whole data, so it must not be empty, and label targets may define the classes.
@@ -376,6 +385,12 @@ public final class LogLoss {
             + n + ", y_true " + trueRows + (sampleWeight == null ? "" : ", sample_weight " + weightRows));
       }
       double[] w = sampleWeight == null ? null : sampleWeights(sampleWeight);
+      if (once && w != null && allZero(w)) {
+        // scikit-learn's _check_sample_weight, before y_true is encoded: a single call checks it here, so that a
+        // call with every weight 0 and a single class gets scikit-learn's error; batches check it in result().
+        throw new LossArgumentException(Cause.SAMPLE_WEIGHT,
+            NAME + ": every sample weight is 0: sample weights must contain at least one non-zero number");
+      }
       if (dtype != null && p.dtype != dtype) {
         throw new LossArgumentException(Cause.DTYPE, NAME + ": y_pred is " + p.dtype + " but earlier batches were "
             + dtype + ": every batch must have the same dtype");

@@ -11,7 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@link BceLoss} over float32 blocks with the Vector API: loaded only when {@link VectorSupport#AVAILABLE}. Inputs,
  * targets and upstream gradients are read as float lanes and widened to double lanes; every float result is formed
- * in double in the order of {@link ReferenceBce} and rounded once.
+ * in double, with {@link ReferenceBce}'s formulas (the gradient scaled by the upstream gradient over the element
+ * count in one factor, where the reference multiplies then divides), and rounded once.
  *
  * <p>The loss needs \( \log x \) and \( \operatorname{log1p}(-x) \). With \( s = \min(x, 1 - x) \) (exact in double
  * for a float x), one of them is \( \log s \) and the other \( \operatorname{log1p}(-s) \), \( -s \in [-1/2, 0] \):

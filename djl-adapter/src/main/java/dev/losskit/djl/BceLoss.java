@@ -44,8 +44,18 @@ public final class BceLoss extends TorchLoss {
         && labels.head().getDataType() != predictions.head().getDataType()
         && predictions.head().getDataType().isFloating()) {
       NDArray pred = predictions.head();
-      NDArray converted = EngineNative.inPredictionScope(labels.head(), pred).toType(pred.getDataType(), false);
-      return super.evaluate(new NDList(converted), predictions);
+      NDArray view = EngineNative.inPredictionScope(labels.head(), pred);
+      NDArray converted = view.toType(pred.getDataType(), false);
+      try {
+        return super.evaluate(new NDList(converted), predictions);
+      } finally {
+        // Read by the core within the call, or held by libtorch's autograd graph (its own reference) for the
+        // backward: the handles can go now, so that DJL's several evaluations of a batch leave nothing behind.
+        converted.close();
+        if (view != labels.head()) {
+          view.close();
+        }
+      }
     }
     return super.evaluate(labels, predictions);
   }

@@ -217,9 +217,9 @@ final class EngineNative {
    * own gradient \( \frac{x - y}{\max((1-x)x,\ \epsilon)}\,w \), joined as
    * \( L + (x\,\mathrm{stop}(G) - \mathrm{stop}(x\,G)) \) per element before the reduction: its value is exactly L and
    * its gradient G (the autograd derivative of the clamped loss would be 0 where a log is clamped, where libtorch's
-   * is \( \mp 1/\epsilon \)). DJL has no {@code log1p}, so \( \log(1-x) \) is taken as it reads: within float32's
-   * resolution of libtorch's {@code log1p(-x)} for a float x (at most about \( 6 \cdot 10^{-8} \) apart, where x is
-   * below float32's epsilon). On the CPU the values are checked on the host first, with the core's messages; on
+   * is \( \mp 1/\epsilon \)). DJL has no {@code log1p}: \( \operatorname{log1p}(-x) \) is
+   * \( \log(v)\,(-x)/(v-1) \) with \( v = 1 - x \) rounded, which keeps its relative accuracy for tiny x, where
+   * \( \log(1 - x) \) would round to 0. On the CPU the values are checked on the host first, with the core's messages; on
    * another device they are not read back (see {@link #hostChecks}), and a value outside [0, 1] gives NaN.
    */
   static NDArray bce(TorchLoss loss, NDArray pred, NDArray label, Tensor weight) {
@@ -238,7 +238,12 @@ final class EngineNative {
     NDArray y = inPredictionScope(label, pred);
     NDArray one = constant(x, 1);
     NDArray floor = constant(x, -100);
-    NDArray l = y.sub(one).mul(one.sub(x).log().maximum(floor)).sub(y.mul(x.log().maximum(floor)));
+    // log1p(-x), which DJL lacks, as log(v)·(-x)/(v - 1) with v = 1 - x rounded (exact to a few ulps; -x where v
+    // rounds to 1). The loss enters the result under stopGradient, so the unselected branch's NaN never reaches a
+    // gradient.
+    NDArray v = one.sub(x);
+    NDArray log1pNeg = NDArrays.where(v.eq(one), x.neg(), v.log().mul(x.neg()).div(v.sub(one)));
+    NDArray l = y.sub(one).mul(log1pNeg.maximum(floor)).sub(y.mul(x.log().maximum(floor)));
     NDArray xs = x.stopGradient();
     NDArray g = xs.sub(y).div(one.sub(xs).mul(xs).maximum(constant(x, dev.losskit.core.BceLoss.EPSILON)));
     if (weight != null) {

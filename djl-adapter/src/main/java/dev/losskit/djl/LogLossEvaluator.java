@@ -26,11 +26,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * DJL datasets produce them). Predictions are element 0: probabilities {@code (N, C)}, one column per class in the
  * classes' sorted order, or {@code (N)} for the probability of the greater of two classes; with
  * {@link Builder#fromLogits}, logits, turned into probabilities by the engine first (a softmax over the last axis,
- * or a sigmoid for {@code (N)}). Values are read on the host: the arrays are copied off a GPU.
+ * or a sigmoid for {@code (N)} and {@code (N, 1)}). Values are read on the host: the arrays are copied off a GPU.
  *
  * <p>{@link #getAccumulator} is NaN before any batch, as DJL's own evaluators give 0/0. A batch that scikit-learn
  * would reject throws a {@link LossArgumentException} naming the bad value and leaves the accumulator unchanged.
  * scikit-learn's warnings (rows that do not sum to 1) are counted: {@link #rowsNotSummingToOne(String)}.
+ *
+ * <p>Not thread-safe, as DJL uses evaluators: from the training loop's thread.
  */
 public final class LogLossEvaluator extends Evaluator {
   private final LogLoss metric;
@@ -66,7 +68,11 @@ public final class LogLossEvaluator extends Evaluator {
   @Override
   public NDArray evaluate(NDList labels, NDList predictions) {
     NDArray pred = predictions(predictions);
-    return predictions.head().getManager().create(metric.compute(truth(labels), tensor(pred)).loss());
+    try {
+      return predictions.head().getManager().create(metric.compute(truth(labels), tensor(pred)).loss());
+    } finally {
+      closeDerived(pred, predictions);
+    }
   }
 
   @Override
@@ -78,10 +84,21 @@ public final class LogLossEvaluator extends Evaluator {
   @Override
   public void updateAccumulator(String key, NDList labels, NDList predictions) {
     LogLoss.Accumulator a = accumulator(key);
-    Tensor pred = tensor(predictions(predictions));
-    Tensor truth = truth(labels);
-    a.add(truth, pred);
-    totalInstances.compute(key, (k, v) -> (v == null ? 0 : v) + pred.size(0));
+    NDArray p = predictions(predictions);
+    try {
+      Tensor pred = tensor(p);
+      a.add(truth(labels), pred);
+      totalInstances.compute(key, (k, v) -> (v == null ? 0 : v) + pred.size(0));
+    } finally {
+      closeDerived(p, predictions);
+    }
+  }
+
+  /** Closes the probabilities made from logits, once read: the tensor views read their memory until then. */
+  private static void closeDerived(NDArray used, NDList predictions) {
+    if (used != predictions.head()) {
+      used.close();
+    }
   }
 
   @Override
@@ -128,7 +145,10 @@ public final class LogLossEvaluator extends Evaluator {
     if (!fromLogits) {
       return p;
     }
-    return p.getShape().dimension() == 1 ? ai.djl.nn.Activation.sigmoid(p) : p.softmax(-1);
+    // One probability per sample, (N) or (N, 1) (DJL's usual binary output): a sigmoid; else a softmax over classes.
+    long[] shape = p.getShape().getShape();
+    boolean binary = shape.length == 1 || shape.length == 2 && shape[1] == 1;
+    return binary ? ai.djl.nn.Activation.sigmoid(p) : p.softmax(-1);
   }
 
   private static Tensor truth(NDList labels) {
@@ -226,7 +246,7 @@ public final class LogLossEvaluator extends Evaluator {
      * Takes logits instead of probabilities.
      *
      * @param fromLogits true to turn the predictions into probabilities first: a softmax over the last axis, or a
-     *     sigmoid for {@code (N)}; default false
+     *     sigmoid for {@code (N)} and {@code (N, 1)}; default false
      * @return this builder
      */
     public Builder fromLogits(boolean fromLogits) {

@@ -105,6 +105,20 @@ class BceLossAdapterTest {
 
   @ParameterizedTest
   @EnumSource(Execution.class)
+  void tinyProbabilitiesKeepTheirRelativeAccuracy(Execution execution) {
+    // y = 0: the loss is -log1p(-x) = x(1 + x/2 + ...), which log(1 - x) would round to 0 in float32 below 2^-24.
+    float[] x = {1e-7f, 3e-9f, 1e-20f, 0.25f};
+    float[] y = new float[4];
+    float[] loss = BceLoss.builder().reduction(Reduction.NONE).execution(execution).build()
+        .evaluate(new NDList(m.create(y)), new NDList(m.create(x))).toFloatArray();
+    for (int i = 0; i < 4; i++) {
+      double exact = -Math.log1p(-(double) x[i]);
+      assertEquals(exact, loss[i], 4 * Math.ulp((float) exact), "element " + i);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Execution.class)
   void labelsOfTheTypesDjlDatasetsProduceAreConverted(Execution execution) {
     float[][] d = data(12, 3);
     BceLoss loss = BceLoss.builder().execution(execution).build();

@@ -108,6 +108,9 @@ class LogLossEvaluatorTest {
     double binary = LogLoss.builder().labels(0, 1).build().compute(Tensor.of(yb, 4), Tensor.of(pb, 4)).loss();
     assertEquals(binary, LogLossEvaluator.builder().classes(2).fromLogits(true).build()
         .evaluate(new NDList(m.create(yb)), new NDList(m.create(z))).getDouble(), 0);
+    // (N, 1), DJL's usual binary output: a sigmoid too, not a softmax over one column (which would give 1s).
+    assertEquals(binary, LogLossEvaluator.builder().classes(2).fromLogits(true).build()
+        .evaluate(new NDList(m.create(yb)), new NDList(m.create(z, new Shape(4, 1)))).getDouble(), 0);
   }
 
   @Test
