@@ -111,8 +111,9 @@ final class VerifyCommand implements Callable<Integer> {
       }
     }
     if (moreAccurate > 0) {
-      out.println("note: " + moreAccurate + " float32 case(s) passed with elements outside the tolerance of PyTorch's"
-          + " float32 result but at least as close to PyTorch's float64 result (more accurate than PyTorch)");
+      out.println("note: " + moreAccurate + " case(s) passed with elements outside the tolerance of PyTorch's"
+          + " float32 or half-precision result but at least as close to PyTorch's float64 result (more accurate than"
+          + " PyTorch)");
     }
     out.println(passed + " passed, " + failed + " failed");
     return failed == 0 ? 0 : 1;

@@ -147,7 +147,7 @@ public final class GoldenReader {
     }
     DType dtype = parseEnum(c, "dtype", DType::fromPytorchName);
     if (!dtype.isFloating()) {
-      throw new Bad("dtype must be float32 or float64, got " + dtype);
+      throw new Bad("dtype must be float32, float64, float16 or bfloat16, got " + dtype);
     }
     Reduction reduction = reduction(c);
     boolean classLoss = !loss.equals(BceWithLogitsLoss.NAME) && !loss.equals(BceLoss.NAME);
@@ -221,8 +221,8 @@ public final class GoldenReader {
 
   private static GoldenCase parseLogLossCase(String id, JsonObject c) throws Bad {
     DType dtype = parseEnum(c, "dtype", DType::fromPytorchName);
-    if (!dtype.isFloating()) {
-      throw new Bad("dtype must be float32 or float64, got " + dtype);
+    if (dtype != DType.FLOAT32 && dtype != DType.FLOAT64) {
+      throw new Bad("dtype must be float32 or float64 for " + LogLossCase.NAME + ", got " + dtype);
     }
     for (String key : NOT_FOR_LOG_LOSS) {
       if (present(c, key)) {
@@ -371,6 +371,14 @@ public final class GoldenReader {
           v[i] = number(data.get(i), name + ".data[" + i + "]");
         }
         return Tensor.of(v, shape);
+      }
+      case FLOAT16:
+      case BFLOAT16: {
+        double[] v = new double[size];
+        for (int i = 0; i < size; i++) {
+          v[i] = number(data.get(i), name + ".data[" + i + "]");
+        }
+        return Tensor.rounded(v, dtype, shape); // exact for the values a half tensor holds, as goldens write them
       }
       default:
         throw new AssertionError(dtype);

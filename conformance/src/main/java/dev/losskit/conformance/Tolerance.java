@@ -14,6 +14,10 @@ public record Tolerance(double rtol, double atol) {
   public static final Tolerance FLOAT32 = new Tolerance(1.3e-6, 1e-5);
   /** PyTorch's {@code torch.testing.assert_close} default for float64. */
   public static final Tolerance FLOAT64 = new Tolerance(1e-7, 1e-7);
+  /** {@code torch.testing.assert_close}'s default for float16: rtol 1e-3, atol 1e-5. */
+  public static final Tolerance FLOAT16 = new Tolerance(1e-3, 1e-5);
+  /** {@code torch.testing.assert_close}'s default for bfloat16: rtol 1.6e-2, atol 1e-5. */
+  public static final Tolerance BFLOAT16 = new Tolerance(1.6e-2, 1e-5);
 
   /**
    * Looks up PyTorch's default tolerance for a dtype.
@@ -22,7 +26,16 @@ public record Tolerance(double rtol, double atol) {
    * @return PyTorch's default tolerance for it
    */
   public static Tolerance defaultFor(DType dtype) {
-    return dtype == DType.FLOAT32 ? FLOAT32 : FLOAT64;
+    switch (dtype) {
+      case FLOAT32:
+        return FLOAT32;
+      case FLOAT16:
+        return FLOAT16;
+      case BFLOAT16:
+        return BFLOAT16;
+      default:
+        return FLOAT64;
+    }
   }
 
   /**

@@ -64,6 +64,9 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     }
     checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
     checkGradOutput(r.gradOutput(), input.shape());
+    if (input.dtype().isHalf()) {
+      return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), r); // the double reference
+    }
     int[] shape = input.shape();
     FastBceWithLogits.Operand w = weight == null ? null : FastBceWithLogits.operand(weight, shape, input.dtype());
     FastBceWithLogits.Operand p = posWeight == null ? null

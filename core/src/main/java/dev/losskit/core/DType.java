@@ -11,7 +11,11 @@ public enum DType {
   /** 32-bit signed integers; accepted for class-index targets (DJL's usual label type). */
   INT32("int32", false, 4),
   /** 64-bit signed integers, PyTorch's {@code torch.int64}, the type of class-index targets. */
-  INT64("int64", false, 8);
+  INT64("int64", false, 8),
+  /** IEEE 754 half precision, PyTorch's {@code torch.float16}: 11 significant bits, the largest value 65504. */
+  FLOAT16("float16", true, 2),
+  /** bfloat16, PyTorch's {@code torch.bfloat16}: float32's exponent range with 8 significant bits. */
+  BFLOAT16("bfloat16", true, 2);
 
   private final String pytorchName;
   private final boolean floating;
@@ -23,9 +27,14 @@ public enum DType {
     this.byteSize = byteSize;
   }
 
-  /** {@return true for {@link #FLOAT32} and {@link #FLOAT64}} */
+  /** {@return true for the floating types: float32, float64, float16 and bfloat16} */
   public boolean isFloating() {
     return floating;
+  }
+
+  /** {@return true for the 16-bit floating types, {@link #FLOAT16} and {@link #BFLOAT16}} */
+  public boolean isHalf() {
+    return this == FLOAT16 || this == BFLOAT16;
   }
 
   /** {@return the size of one element in bytes} */
@@ -41,7 +50,7 @@ public enum DType {
   /**
    * Parses PyTorch's name of a type.
    *
-   * @param name {@code float32}, {@code float64}, {@code int32} or {@code int64}
+   * @param name {@code float32}, {@code float64}, {@code int32}, {@code int64}, {@code float16} or {@code bfloat16}
    * @return the type
    * @throws IllegalArgumentException naming the value when it is none of these
    */
@@ -52,7 +61,7 @@ public enum DType {
       }
     }
     throw new LossArgumentException(Cause.OPTION,
-        "unknown dtype '" + name + "': expected one of float32, float64, int32, int64");
+        "unknown dtype '" + name + "': expected one of float32, float64, int32, int64, float16, bfloat16");
   }
 
   @Override

@@ -69,6 +69,47 @@ final class HalfFloats {
     return (short) (sign | q);
   }
 
+  /**
+   * {@return the binary16 bits nearest to {@code d}, rounded once (ties to even)} Rounding a double to float first
+   * and then to half could round twice, across a half midpoint: this rounds the double to 11 significant bits
+   * directly, then converts the exact result.
+   */
+  static short doubleToFloat16(double d) {
+    return (short) roundDouble(d, 11, -14, 65504, true);
+  }
+
+  /** {@return the bfloat16 bits nearest to {@code d}, rounded once (ties to even)} */
+  static short doubleToBfloat16(double d) {
+    return (short) roundDouble(d, 8, -126, 0x1.fep127, false);
+  }
+
+  /**
+   * Rounds {@code d} to {@code precision} significant bits, with exponents below {@code minExponent} subnormal
+   * (fixed spacing), ties to even; beyond the largest finite value {@code max} by half its spacing or more (the
+   * tie included: the largest value's last bit is odd), infinity; and returns the bits in the 16-bit format.
+   */
+  private static int roundDouble(double d, int precision, int minExponent, double max, boolean float16) {
+    if (Double.isNaN(d)) {
+      boolean negative = Double.doubleToRawLongBits(d) < 0;
+      float nan = Float.intBitsToFloat(Float.floatToRawIntBits(Float.NaN) | (negative ? 0x80000000 : 0));
+      return float16 ? floatToFloat16(nan) : floatToBfloat16(nan);
+    }
+    double a = Math.abs(d);
+    double rounded;
+    if (Double.isInfinite(a)) {
+      rounded = a;
+    } else {
+      int e = Math.max(Math.getExponent(a), minExponent);
+      double spacing = Math.scalb(1.0, e - (precision - 1));
+      rounded = Math.rint(a / spacing) * spacing; // exact: scaling by powers of two, rint ties to even
+      if (rounded > max) {
+        rounded = Double.POSITIVE_INFINITY;
+      }
+    }
+    float f = (float) Math.copySign(rounded, d); // exact: the value has at most 11 (or 8) significant bits
+    return float16 ? floatToFloat16(f) : floatToBfloat16(f);
+  }
+
   /** {@return the float32 value of the bfloat16 bits {@code b}: exact (bfloat16 is float32's top half)} */
   static float bfloat16ToFloat(short b) {
     return Float.intBitsToFloat((b & 0xffff) << 16);

@@ -465,6 +465,10 @@ public final class LogLoss {
         throw new LossArgumentException(Cause.INPUT_SHAPE, NAME + ": y_pred must be 1-D (N) or 2-D (N, C), got "
             + (shape.length == 0 ? "a scalar" : "shape " + Arrays.toString(shape)));
       }
+      if (yPred.dtype().isHalf()) {
+        throw new LossArgumentException(Cause.DTYPE, NAME + ": y_pred of dtype " + yPred.dtype()
+            + " is not supported: give float32 or float64 (scikit-learn has no bfloat16)");
+      }
       DType dtype = yPred.dtype() == DType.FLOAT32 ? DType.FLOAT32 : DType.FLOAT64;
       double[] v = yPred.toDoubleArray();
       int bad = firstNonFinite(v, true);

@@ -47,7 +47,16 @@ final class ReferenceKernels {
   }
 
   static double roundTo(DType dtype, double v) {
-    return dtype == DType.FLOAT32 ? (double) (float) v : v;
+    switch (dtype) {
+      case FLOAT32:
+        return (float) v;
+      case FLOAT16:
+        return HalfFloats.float16ToFloat(HalfFloats.doubleToFloat16(v));
+      case BFLOAT16:
+        return HalfFloats.bfloat16ToFloat(HalfFloats.doubleToBfloat16(v));
+      default:
+        return v;
+    }
   }
 
   /** The upstream gradient at the scalar loss: {@code gradOutput}'s single element, or 1 when absent. */

@@ -7,6 +7,7 @@ import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 import java.util.Arrays;
 
 /**
@@ -172,6 +173,69 @@ public final class Tensor {
   }
 
   /**
+   * A half-precision tensor over a whole array of 16-bit patterns. A {@code short[]} cannot tell float16 from
+   * bfloat16, so the view names its dtype.
+   *
+   * @param data the bit patterns, row-major; shared, not copied
+   * @param dtype {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+   * @param shape the shape; its element count must equal {@code data.length}
+   * @return the view
+   */
+  public static Tensor of(short[] data, DType dtype, int... shape) {
+    return exact(new Tensor(half(dtype), shape, data, 0, data.length), data.length);
+  }
+
+  /**
+   * A half-precision view of part of an array of 16-bit patterns, starting at {@code offset}.
+   *
+   * @param data the bit patterns; shared, not copied
+   * @param offset the index of element 0
+   * @param dtype {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+   * @param shape the shape
+   * @return the view
+   */
+  public static Tensor view(short[] data, int offset, DType dtype, int... shape) {
+    return new Tensor(half(dtype), shape, data, offset, data.length);
+  }
+
+  /**
+   * A half-precision view of a buffer of 16-bit patterns, from its absolute index {@code offset}, like the float32
+   * buffer view.
+   *
+   * @param data the buffer, heap or direct; shared, not copied
+   * @param offset the absolute index of element 0
+   * @param dtype {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+   * @param shape the shape
+   * @return the view
+   */
+  public static Tensor view(ShortBuffer data, int offset, DType dtype, int... shape) {
+    return new Tensor(half(dtype), shape, data.duplicate().clear(), offset, data.capacity());
+  }
+
+  /**
+   * A new tensor of a floating dtype from doubles, each rounded once to the dtype (to nearest, ties to even): the
+   * way to make float16 and bfloat16 data from numbers.
+   *
+   * @param values the values, row-major; copied
+   * @param dtype a floating dtype
+   * @param shape the shape; its element count must equal {@code values.length}
+   * @return the new tensor
+   */
+  public static Tensor rounded(double[] values, DType dtype, int... shape) {
+    if (dtype == null || !dtype.isFloating()) {
+      throw new LossArgumentException(Cause.DTYPE, "rounded values need a floating dtype, got " + dtype);
+    }
+    return exact(fromDoubles(dtype, values.clone(), shape), values.length);
+  }
+
+  private static DType half(DType dtype) {
+    if (dtype == null || !dtype.isHalf()) {
+      throw new LossArgumentException(Cause.DTYPE, "16-bit data needs dtype float16 or bfloat16, got " + dtype);
+    }
+    return dtype;
+  }
+
+  /**
    * A float32 scalar (shape {@code []}).
    *
    * @param value the value
@@ -264,6 +328,9 @@ public final class Tensor {
         return view(b.asIntBuffer(), 0, shape);
       case INT64:
         return view(b.asLongBuffer(), 0, shape);
+      case FLOAT16:
+      case BFLOAT16:
+        return view(b.asShortBuffer(), 0, dtype, shape);
       default:
         throw new AssertionError(dtype);
     }
@@ -337,6 +404,11 @@ public final class Tensor {
         return store instanceof int[] ? ((int[]) store)[j] : ((IntBuffer) store).get(j);
       case INT64:
         return store instanceof long[] ? ((long[]) store)[j] : ((LongBuffer) store).get(j);
+      case FLOAT16:
+        return HalfFloats.float16ToFloat(store instanceof short[] ? ((short[]) store)[j] : ((ShortBuffer) store).get(j));
+      case BFLOAT16:
+        return HalfFloats.bfloat16ToFloat(store instanceof short[] ? ((short[]) store)[j]
+            : ((ShortBuffer) store).get(j));
       default:
         throw new AssertionError(dtype);
     }
@@ -476,9 +548,9 @@ public final class Tensor {
   }
 
   /**
-   * Makes a tensor of the given floating type from doubles, rounding to float for {@link DType#FLOAT32}.
+   * Makes a tensor of the given floating type from doubles, each rounded once to the type (to nearest, ties to even).
    *
-   * @param dtype {@link DType#FLOAT32} or {@link DType#FLOAT64}
+   * @param dtype a floating type
    * @param values the values, row-major; the array is taken over for float64
    * @param shape the shape
    * @return the new tensor
@@ -486,6 +558,13 @@ public final class Tensor {
   static Tensor fromDoubles(DType dtype, double[] values, int[] shape) {
     if (dtype == DType.FLOAT64) {
       return of(values, shape);
+    }
+    if (dtype.isHalf()) {
+      short[] h = new short[values.length];
+      for (int i = 0; i < h.length; i++) {
+        h[i] = dtype == DType.FLOAT16 ? HalfFloats.doubleToFloat16(values[i]) : HalfFloats.doubleToBfloat16(values[i]);
+      }
+      return of(h, dtype, shape);
     }
     float[] f = new float[values.length];
     for (int i = 0; i < f.length; i++) {

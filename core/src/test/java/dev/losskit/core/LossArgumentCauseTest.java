@@ -80,7 +80,7 @@ class LossArgumentCauseTest {
         new Row("null gradOutput for backward", Cause.NULL_ARGUMENT,
             () -> NllLoss.create().backward(X23, T2, null), "gradOutput"),
         new Row("unknown reduction name", Cause.OPTION, () -> Reduction.fromPytorchName("avg"), "avg"),
-        new Row("unknown dtype name", Cause.OPTION, () -> DType.fromPytorchName("float16"), "float16"));
+        new Row("unknown dtype name", Cause.OPTION, () -> DType.fromPytorchName("float8"), "float8"));
   }
 
   // ---- scikit-learn's log_loss: every check, in scikit-learn's order ----------------------------------------------

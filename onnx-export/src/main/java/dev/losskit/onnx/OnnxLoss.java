@@ -95,8 +95,9 @@ public final class OnnxLoss {
     if (b.rank < 0 || b.rank > 8) {
       throw new LossArgumentException(Cause.OPTION, "rank " + b.rank + " is out of range: 0 to 8 extra dimensions");
     }
-    if (b.dtype == null || !b.dtype.isFloating()) {
-      throw new LossArgumentException(Cause.DTYPE, "dtype must be float32 or float64, got " + b.dtype);
+    if (b.dtype != DType.FLOAT32 && b.dtype != DType.FLOAT64) {
+      throw new LossArgumentException(Cause.DTYPE, "dtype must be float32 or float64, got " + b.dtype
+          + (b.dtype != null && b.dtype.isHalf() ? " (half-precision graphs are not written yet)" : ""));
     }
     if (b.probabilities && !(b.loss instanceof CrossEntropyLoss)) {
       throw new LossArgumentException(Cause.OPTION,
