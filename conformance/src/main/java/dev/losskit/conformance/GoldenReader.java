@@ -150,7 +150,7 @@ public final class GoldenReader {
       throw new Bad("dtype must be float32, float64, float16 or bfloat16, got " + dtype);
     }
     Reduction reduction = reduction(c);
-    boolean classLoss = !loss.equals(BceWithLogitsLoss.NAME) && !loss.equals(BceLoss.NAME);
+    boolean classLoss = !LossCase.elementwise(loss);
 
     long ignoreIndex = -100;
     if (present(c, "ignore_index")) {
@@ -358,30 +358,15 @@ public final class GoldenReader {
         }
         return Tensor.of(v, shape);
       }
-      case FLOAT32: {
-        float[] v = new float[size];
-        for (int i = 0; i < size; i++) {
-          v[i] = (float) number(data.get(i), name + ".data[" + i + "]");
-        }
-        return Tensor.of(v, shape);
-      }
-      case FLOAT64: {
+      default: {
+        // A floating dtype: each number rounded once to it (exact for the values a tensor of that dtype holds, as
+        // goldens write them).
         double[] v = new double[size];
         for (int i = 0; i < size; i++) {
           v[i] = number(data.get(i), name + ".data[" + i + "]");
         }
-        return Tensor.of(v, shape);
+        return Tensor.rounded(v, dtype, shape);
       }
-      case FLOAT16:
-      case BFLOAT16: {
-        double[] v = new double[size];
-        for (int i = 0; i < size; i++) {
-          v[i] = number(data.get(i), name + ".data[" + i + "]");
-        }
-        return Tensor.rounded(v, dtype, shape); // exact for the values a half tensor holds, as goldens write them
-      }
-      default:
-        throw new AssertionError(dtype);
     }
   }
 

@@ -43,6 +43,11 @@ public record LossCase(
 
   /** {@return whether the loss is elementwise (BCE, with or without logits): its loss has the input's shape} */
   public boolean elementwise() {
+    return elementwise(loss);
+  }
+
+  /** {@return whether the named loss is elementwise (BCE, with or without logits)} */
+  static boolean elementwise(String loss) {
     return loss.equals(BceWithLogitsLoss.NAME) || loss.equals(BceLoss.NAME);
   }
 

@@ -343,13 +343,12 @@ public final class Matrix {
         false)));
     // BCELoss: libtorch's kernel checks each input and target value ("all elements of input should be between 0
     // and 1").
-    double[][] badInputs = {{1.5}, {-0.25}, {Double.NaN}, {Double.POSITIVE_INFINITY}};
+    double[] badInputs = {1.5, -0.25, Double.NaN, Double.POSITIVE_INFINITY};
     String[] badNames = {"p above 1", "p negative", "p NaN", "p infinite"};
     for (int k = 0; k < badInputs.length; k++) {
-      double bad = badInputs[k][0];
+      double bad = badInputs[k];
       reject(out, badNames[k], BceLoss.NAME, Cause.PROBABILITY_RANGE, (r, d) -> {
-        Tensor p = unitValues(r, d, c4, false);
-        double[] v = p.toDoubleArray();
+        double[] v = unitValues(r, d, c4, false).toDoubleArray();
         v[5] = bad;
         return probabilityBce(d, Reduction.MEAN, null, tensor(d, v, c4), binaryTargets(r, d, c4, true), null);
       });

@@ -65,7 +65,7 @@ final class OnnxBackend implements Backend {
 
   @Override
   public String skipReason(LossCase c) {
-    if (c.input().dim() < (elementwise(c) ? 1 : 2)) {
+    if (c.input().dim() < (c.elementwise() ? 1 : 2)) {
       return "the exported graphs take a batch dimension; an unbatched (C) input is not exported";
     }
     if (lowering == Lowering.OP) {
@@ -103,13 +103,8 @@ final class OnnxBackend implements Backend {
     }
   }
 
-  /** {@return whether the call's loss is elementwise, without a class dimension: the two BCE losses} */
-  private static boolean elementwise(LossCase c) {
-    return c.loss().equals(BceWithLogitsLoss.NAME) || c.loss().equals(BceLoss.NAME);
-  }
-
   private OnnxLoss spec(LossCase c, Loss loss, Lowering l) {
-    boolean classes = !elementwise(c);
+    boolean classes = !c.elementwise();
     int rank = c.input().dim() - (classes ? 2 : 1);
     boolean probabilities = classes && c.input().sameShape(c.target());
     return OnnxLoss.builder(loss).probabilityTargets(probabilities).dtype(c.dtype()).rank(rank).lowering(l)
@@ -221,7 +216,7 @@ final class OnnxBackend implements Backend {
 
   private static OnnxTensor ones(OrtEnvironment env, LossCase c, OnnxLoss spec) throws OrtException {
     int[] s = c.input().shape();
-    int[] shape = elementwise(c) ? s : withoutClassDim(s);
+    int[] shape = c.elementwise() ? s : withoutClassDim(s);
     double[] v = new double[Tensor.checkedSize(shape)];
     Arrays.fill(v, 1);
     return tensor(env, Matrix.tensor(c.dtype(), v, shape));

@@ -29,7 +29,7 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
 
   @Override
   public final Tensor forward(Tensor input, Tensor target) {
-    return compute(input, target, Request.lossOnly()).loss();
+    return run(input, target, Request.lossOnly()).loss();
   }
 
   @Override
@@ -37,12 +37,12 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     if (gradOutput == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": gradOutput must not be null");
     }
-    return compute(input, target, Request.of(gradOutput, false, true)).gradInput();
+    return run(input, target, Request.of(gradOutput, false, true)).gradInput();
   }
 
   @Override
   public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return compute(input, target, Request.of(gradOutput, true, true));
+    return run(input, target, Request.of(gradOutput, true, true));
   }
 
   @Override
@@ -91,7 +91,7 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
           + input.numel() + " (shape " + java.util.Arrays.toString(input.shape()) + ")");
     }
     GradientBuffer out = GradientBuffer.of(gradInto);
-    LossResult r = compute(input, target, new Request(gradOutput, true, true, out));
+    LossResult r = run(input, target, new Request(gradOutput, true, true, out));
     Tensor grad = r.gradInput();
     if (gradInto instanceof FloatBuffer || gradInto instanceof DoubleBuffer) {
       if (!out.sinkWritten()) {
@@ -108,6 +108,14 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     }
     return new LossResult(r.loss(), type == DType.FLOAT32 ? Tensor.of((float[]) gradInto, input.shape())
         : Tensor.of((double[]) gradInto, input.shape()));
+  }
+
+  /**
+   * Every call's way in: half-precision inputs take the reference kernels, which compute in double and round once to
+   * the input's dtype (the fused kernels read float32 and float64 only); every other call {@link #compute}.
+   */
+  private LossResult run(Tensor input, Tensor target, Request r) {
+    return input != null && input.dtype().isHalf() ? computeReference(input, target, r) : compute(input, target, r);
   }
 
   /**

@@ -65,11 +65,8 @@ public final class BceLoss extends AbstractLoss {
   @Override
   LossResult compute(Tensor input, Tensor target, Request r) {
     check(input, target, r);
-    if (input.dtype().isHalf()) {
-      return ReferenceBce.run(input, target, weight, reduction(), r); // half precision: the double reference
-    }
-    FastBceWithLogits.Operand w = weight == null ? null
-        : FastBceWithLogits.operand(weight, input.shape(), input.dtype());
+    ElementwiseBlocks.Operand w = weight == null ? null
+        : ElementwiseBlocks.operand(weight, input.shape(), input.dtype());
     if (weight == null || w != null) {
       return FastBce.run(input, target, reduction(), w, r);
     }

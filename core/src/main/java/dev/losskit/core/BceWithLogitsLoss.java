@@ -64,13 +64,10 @@ public final class BceWithLogitsLoss extends AbstractLoss {
     }
     checkShapes(input.shape(), input.dtype(), target.shape(), target.dtype());
     checkGradOutput(r.gradOutput(), input.shape());
-    if (input.dtype().isHalf()) {
-      return ReferenceBceWithLogits.run(input, target, weight, posWeight, reduction(), r); // the double reference
-    }
     int[] shape = input.shape();
-    FastBceWithLogits.Operand w = weight == null ? null : FastBceWithLogits.operand(weight, shape, input.dtype());
-    FastBceWithLogits.Operand p = posWeight == null ? null
-        : FastBceWithLogits.operand(posWeight, shape, input.dtype());
+    ElementwiseBlocks.Operand w = weight == null ? null : ElementwiseBlocks.operand(weight, shape, input.dtype());
+    ElementwiseBlocks.Operand p = posWeight == null ? null
+        : ElementwiseBlocks.operand(posWeight, shape, input.dtype());
     if ((weight == null || w != null) && (posWeight == null || p != null)) {
       return FastBceWithLogits.run(input, target, new FastBceWithLogits.Options(reduction(), w, p), r);
     }

@@ -87,9 +87,6 @@ public final class CrossEntropyLoss extends AbstractLoss {
 
   @Override
   LossResult compute(Tensor input, Tensor target, Request r) {
-    if (input != null && input.dtype().isHalf()) {
-      return computeReference(input, target, r); // half precision: the double reference, rounded once (for now)
-    }
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, true);
     checkGradOutput(r.gradOutput(), p.lossShape);
     return p.probabilities ? FastCrossEntropy.probabilityTargets(p, options(), r)

@@ -16,6 +16,64 @@ final class ElementwiseBlocks {
   /** Elements per block: the unit of work and of the loss sum. */
   static final int BLOCK = 2048;
 
+  /** Inputs at least this large use vectors. */
+  static final int VECTOR_MIN_ELEMENTS = 64;
+
+  /** The operand's values as the kernel reads them: a period (1 for a scalar, L, or numel) and the values. */
+  record Operand(double[] values, int period) {
+    double at(int i) {
+      return values[i % period];
+    }
+
+    /**
+     * The values laid out so that the elements of the block from index {@code b} read theirs contiguously from
+     * {@link #offset(int)}: the values themselves when the period is the element count, else
+     * {@code period + BLOCK} of them repeated.
+     */
+    double[] expanded(int n) {
+      if (period == n) {
+        return values;
+      }
+      double[] e = new double[period + BLOCK];
+      for (int i = 0; i < e.length; i++) {
+        e[i] = values[i % period];
+      }
+      return e;
+    }
+
+    /** {@return where the block from index {@code b} starts in {@link #expanded}} */
+    int offset(int b) {
+      return b % period;
+    }
+  }
+
+  /** {@return a weight in the form the fused kernels read, or null when its broadcast needs the reference kernel} */
+  static Operand operand(Broadcast b, int[] shape, DType dtype) {
+    int[] s = b.shape();
+    int n = Tensor.checkedSize(shape);
+    int size = Tensor.checkedSize(s);
+    int last = shape.length == 0 ? 1 : shape[shape.length - 1];
+    boolean lastDim = true;
+    for (int k = 0; k < s.length - 1; k++) {
+      lastDim &= s[k] == 1;
+    }
+    int period;
+    if (size == 1) {
+      period = 1;
+    } else if (size == n && java.util.Arrays.equals(s, shape)) {
+      period = n;
+    } else if (lastDim && s.length > 0 && s[s.length - 1] == last) {
+      period = last;
+    } else {
+      return null;
+    }
+    double[] v = b.toTensor().toDoubleArray();
+    for (int i = 0; i < v.length; i++) {
+      v[i] = ReferenceKernels.roundTo(dtype, v[i]);
+    }
+    return new Operand(v, period);
+  }
+
   /** One call's operands and outputs. */
   static final class Call {
     final Tensor input;
@@ -39,16 +97,18 @@ final class ElementwiseBlocks {
     final double[] sums;
 
     /**
-     * Sets up the outputs.
-     *
-     * @param vector whether the float32 vector kernel takes the call
+     * Sets up the outputs. The vector kernel takes the call when input and target are float32, there are at least
+     * {@link #VECTOR_MIN_ELEMENTS} of them, the Vector API is there, and a per-element upstream gradient, if any, is
+     * float32 too.
      */
-    Call(Tensor input, Tensor target, Reduction reduction, Request r, boolean vector) {
+    Call(Tensor input, Tensor target, Reduction reduction, Request r) {
       this.input = input;
       this.target = target;
       this.reduction = reduction;
       this.n = input.numel();
-      this.vector = vector;
+      this.vector = input.dtype() == DType.FLOAT32 && target.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS
+          && VectorSupport.AVAILABLE && !(reduction == Reduction.NONE && r.wantGrad() && r.gradOutput() != null
+          && r.gradOutput().dtype() != DType.FLOAT32);
       this.wantLoss = r.wantLoss();
       this.wantGrad = r.wantGrad();
       boolean none = reduction == Reduction.NONE;
@@ -91,11 +151,6 @@ final class ElementwiseBlocks {
       }
     }
 
-    /** {@return whether the vector path may take a call with this upstream gradient (float32, or none needed)} */
-    static boolean vectorUpstream(Reduction reduction, Request r) {
-      return !(reduction == Reduction.NONE && r.wantGrad() && r.gradOutput() != null
-          && r.gradOutput().dtype() != DType.FLOAT32);
-    }
   }
 
   /**

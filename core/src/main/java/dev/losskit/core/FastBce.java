@@ -1,21 +1,19 @@
 package dev.losskit.core;
 
-import dev.losskit.core.FastBceWithLogits.Operand;
+import dev.losskit.core.ElementwiseBlocks.Operand;
 
 /**
  * The fused kernel of {@link BceLoss}: loss and gradient block by block, in parallel chunks, with no temporary
  * beyond the gradient and per-block scratch. A weight either has the input's shape or broadcasts along the last
- * dimension (other broadcasts use the reference kernel). Float32 inputs of at least {@link #VECTOR_MIN_ELEMENTS}
- * elements use the Vector API ({@code VectorBceProbability}: heap arrays or buffers, every reduction) in double
+ * dimension (other broadcasts use the reference kernel). Float32 inputs of at least
+ * {@link ElementwiseBlocks#VECTOR_MIN_ELEMENTS} elements use the Vector API ({@code VectorBceProbability}: heap
+ * arrays or buffers, every reduction) in double
  * lanes rounded once to float; everything else is double scalar code with {@link Math#log} and
  * {@link Math#log1p}. Blocks, threads and the loss sum are {@link ElementwiseBlocks}'s: results depend neither on
  * timing nor on the number of threads.
  */
 final class FastBce {
   private FastBce() {}
-
-  /** Inputs at least this large use vectors. */
-  static final int VECTOR_MIN_ELEMENTS = 64;
 
   /** {@return the first index whose value is outside [0, 1] or NaN, or -1} */
   static int firstOutsideUnit(Tensor t) {
@@ -34,16 +32,13 @@ final class FastBce {
 
   static LossResult run(Tensor input, Tensor target, Reduction reduction, Operand weight, Request r) {
     int n = input.numel();
-    boolean vector = input.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS && VectorSupport.AVAILABLE
-        && ElementwiseBlocks.Call.vectorUpstream(reduction, r);
-    ElementwiseBlocks.Call c = new ElementwiseBlocks.Call(input, target, reduction, r, vector);
+    ElementwiseBlocks.Call c = new ElementwiseBlocks.Call(input, target, reduction, r);
     double epsilon = ReferenceKernels.roundTo(input.dtype(), ReferenceBce.EPSILON);
     double[] w = weight == null ? null : weight.expanded(n);
     return ElementwiseBlocks.run(c, (from, to) -> scalarRange(c, weight, epsilon, from, to), () -> {
       double[] lanes = new double[VectorBceProbability.scratchLanes()];
-      return b -> VectorBceProbability.block(new VectorBceProbability.Block(b.x, b.xo, b.y, b.yo, w,
-          w == null ? 0 : weight.offset(b.from), b.g, b.go, c.scale, epsilon, b.len, c.perElement, b.from, c.wantSum,
-          b.grad, b.gro), lanes);
+      return b -> VectorBceProbability.block(b, w, w == null ? 0 : weight.offset(b.from), c.scale, epsilon,
+          c.perElement, c.wantSum, lanes);
     });
   }
 
@@ -57,14 +52,14 @@ final class FastBce {
       double x = c.input.getDouble(i);
       double y = c.target.getDouble(i);
       double w = weight == null ? 1 : weight.at(i);
-      double l = (y - 1) * ReferenceBce.clampedLog(Math.log1p(-x)) - y * ReferenceBce.clampedLog(Math.log(x));
+      double l = ReferenceBce.elementLoss(x, y);
       if (weight != null) {
         l *= w;
       }
       sum += l;
       c.loss(i, l);
       if (c.scalarGrad()) {
-        double d = (x - y) / Math.max((1 - x) * x, epsilon);
+        double d = ReferenceBce.elementGrad(x, y, epsilon);
         if (weight != null) {
           d *= w;
         }

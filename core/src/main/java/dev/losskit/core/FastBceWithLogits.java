@@ -1,77 +1,18 @@
 package dev.losskit.core;
 
+import dev.losskit.core.ElementwiseBlocks.Operand;
+
 /**
  * The fused BCE-with-logits kernel: loss and gradient block by block (a pass over each block's elements, in cache),
  * in parallel chunks, with no temporary beyond the gradient and per-block scratch. Weights and positive weights either have the input's shape or broadcast along
  * the last dimension (shape {@code (L)} or {@code (1, ..., 1, L)}); other broadcasts use the reference kernel.
  * Float32 inputs use the Vector API (heap arrays or buffers, every reduction, the gradient into the caller's array
  * or buffer), in double lanes rounded once to float; everything else is double scalar code. The loss sum is
- * accumulated per block of {@link #BLOCK} elements, blocks at fixed indices, and the blocks' sums are added in
- * order, so results depend neither on timing nor on the number of threads.
+ * accumulated per block of {@link ElementwiseBlocks#BLOCK} elements, blocks at fixed indices, and the blocks' sums are
+ * added in order, so results depend neither on timing nor on the number of threads.
  */
 final class FastBceWithLogits {
   private FastBceWithLogits() {}
-
-  /** Inputs at least this large use vectors. */
-  static final int VECTOR_MIN_ELEMENTS = 64;
-
-  /** Elements per block: the unit of work and of the loss sum. */
-  static final int BLOCK = ElementwiseBlocks.BLOCK;
-
-  /** The operand's values as the kernel reads them: a period (1 for a scalar, L, or numel) and the values. */
-  record Operand(double[] values, int period) {
-    double at(int i) {
-      return values[i % period];
-    }
-
-    /**
-     * The values laid out so that the elements of the block from index {@code b} read theirs contiguously from
-     * {@link #offset(int)}: the values themselves when the period is the element count, else
-     * {@code period + BLOCK} of them repeated.
-     */
-    double[] expanded(int n) {
-      if (period == n) {
-        return values;
-      }
-      double[] e = new double[period + BLOCK];
-      for (int i = 0; i < e.length; i++) {
-        e[i] = values[i % period];
-      }
-      return e;
-    }
-
-    /** {@return where the block from index {@code b} starts in {@link #expanded}} */
-    int offset(int b) {
-      return b % period;
-    }
-  }
-
-  /** {@return the operand in a form this kernel reads, or null when its broadcast needs the reference kernel} */
-  static Operand operand(Broadcast b, int[] shape, DType dtype) {
-    int[] s = b.shape();
-    int n = Tensor.checkedSize(shape);
-    int size = Tensor.checkedSize(s);
-    int last = shape.length == 0 ? 1 : shape[shape.length - 1];
-    boolean lastDim = true;
-    for (int k = 0; k < s.length - 1; k++) {
-      lastDim &= s[k] == 1;
-    }
-    int period;
-    if (size == 1) {
-      period = 1;
-    } else if (size == n && java.util.Arrays.equals(s, shape)) {
-      period = n;
-    } else if (lastDim && s.length > 0 && s[s.length - 1] == last) {
-      period = last;
-    } else {
-      return null;
-    }
-    double[] v = b.toTensor().toDoubleArray();
-    for (int i = 0; i < v.length; i++) {
-      v[i] = ReferenceKernels.roundTo(dtype, v[i]);
-    }
-    return new Operand(v, period);
-  }
 
   /**
    * The options this kernel reads.
@@ -86,14 +27,12 @@ final class FastBceWithLogits {
     Operand weight = o.weight();
     Operand posWeight = o.posWeight();
     int n = input.numel();
-    boolean vector = input.dtype() == DType.FLOAT32 && target.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS
-        && VectorSupport.AVAILABLE && ElementwiseBlocks.Call.vectorUpstream(o.reduction(), r);
-    ElementwiseBlocks.Call c = new ElementwiseBlocks.Call(input, target, o.reduction(), r, vector);
+    ElementwiseBlocks.Call c = new ElementwiseBlocks.Call(input, target, o.reduction(), r);
     double[] w = weight == null ? null : weight.expanded(n);
     double[] pw = posWeight == null ? null : posWeight.expanded(n);
     return ElementwiseBlocks.run(c, (from, to) -> scalarRange(c, weight, posWeight, from, to), () -> {
       double[] lanes = new double[VectorBce.scratchLanes()];
-      double[] ex = new double[BLOCK];
+      double[] ex = new double[ElementwiseBlocks.BLOCK];
       return b -> VectorBce.block(b.x, b.xo, b.y, b.yo, w, w == null ? 0 : weight.offset(b.from), pw,
           pw == null ? 0 : posWeight.offset(b.from), b.g, b.go, c.scale, b.len, c.perElement, b.from, c.wantSum,
           b.grad, b.gro, lanes, ex);

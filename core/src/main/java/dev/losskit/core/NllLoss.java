@@ -72,9 +72,6 @@ public final class NllLoss extends AbstractLoss {
 
   @Override
   LossResult compute(Tensor input, Tensor target, Request r) {
-    if (input != null && input.dtype().isHalf()) {
-      return computeReference(input, target, r); // half precision: the double reference, rounded once (for now)
-    }
     ClassProblem p = ClassProblem.validate(NAME, input, target, weight, ignoreIndex, false);
     checkGradOutput(r.gradOutput(), p.lossShape);
     return FastNll.run(p, options(), r);

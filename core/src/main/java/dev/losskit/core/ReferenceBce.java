@@ -20,6 +20,19 @@ final class ReferenceBce {
     return Math.max(v, -100);
   }
 
+  /**
+   * {@return one element's loss before its weight:
+   * \( (y-1)\max(\operatorname{log1p}(-x), -100) - y\max(\log x, -100) \)}
+   */
+  static double elementLoss(double x, double y) {
+    return (y - 1) * clampedLog(Math.log1p(-x)) - y * clampedLog(Math.log(x));
+  }
+
+  /** {@return one element's gradient before its weight and upstream gradient, \( (x-y)/\max((1-x)x, \epsilon) \)} */
+  static double elementGrad(double x, double y, double epsilon) {
+    return (x - y) / Math.max((1 - x) * x, epsilon);
+  }
+
   static LossResult run(Tensor input, Tensor target, Broadcast weight, Reduction reduction, Request r) {
     Tensor gradOutput = r.gradOutput();
     DType dtype = input.dtype();
@@ -34,7 +47,7 @@ final class ReferenceBce {
       for (int i = 0; i < n; i++) {
         double x = input.getDouble(i);
         double y = target.getDouble(i);
-        double l = (y - 1) * clampedLog(Math.log1p(-x)) - y * clampedLog(Math.log(x));
+        double l = elementLoss(x, y);
         if (weight != null) {
           l *= ReferenceKernels.roundTo(dtype, weight.get(weightAt[i]));
         }
@@ -52,7 +65,7 @@ final class ReferenceBce {
     for (int i = 0; i < n; i++) {
       double x = input.getDouble(i);
       double y = target.getDouble(i);
-      double d = (x - y) / Math.max((1 - x) * x, epsilon);
+      double d = elementGrad(x, y, epsilon);
       if (weight != null) {
         d *= ReferenceKernels.roundTo(dtype, weight.get(weightAt[i]));
       }

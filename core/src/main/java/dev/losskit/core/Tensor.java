@@ -225,7 +225,8 @@ public final class Tensor {
     if (dtype == null || !dtype.isFloating()) {
       throw new LossArgumentException(Cause.DTYPE, "rounded values need a floating dtype, got " + dtype);
     }
-    return exact(fromDoubles(dtype, values.clone(), shape), values.length);
+    // fromDoubles takes a float64 array over; the other dtypes copy into their own.
+    return exact(fromDoubles(dtype, dtype == DType.FLOAT64 ? values.clone() : values, shape), values.length);
   }
 
   private static DType half(DType dtype) {

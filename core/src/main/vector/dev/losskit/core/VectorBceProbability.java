@@ -36,19 +36,6 @@ final class VectorBceProbability {
   /** The bits of \( \sqrt{1/2} \): subtracted from a double's bits, the exponent field holds k of \( m\,2^k \). */
   private static final long SQRT_HALF_BITS = Double.doubleToRawLongBits(Math.sqrt(0.5));
 
-  /**
-   * One block's operands: element {@code j} reads {@code x[xo + j]}, {@code y[yo + j]}, the weight
-   * {@code w[wo + j]} (null: none) and, for {@code reduction=none}, the upstream gradient {@code g[go + j]} (null:
-   * the scalar {@code scale}, which for {@code mean} already holds the division by the element count).
-   *
-   * @param epsilon the gradient denominator's clamp in the input's dtype
-   * @param loss where each element's loss goes ({@code reduction=none}), from {@code loss[lo]}, or null
-   * @param wantSum whether to compute the block's loss sum
-   * @param grad where the gradient goes, from {@code grad[gro]}, or null for none
-   */
-  record Block(float[] x, int xo, float[] y, int yo, double[] w, int wo, float[] g, int go, double scale,
-      double epsilon, int len, double[] loss, int lo, boolean wantSum, float[] grad, int gro) {}
-
   /** {@return the length of the lane scratch {@link #block} needs} */
   static int scratchLanes() {
     return D.length();
@@ -80,42 +67,48 @@ final class VectorBceProbability {
   }
 
   /**
-   * Elements {@code [0, len)} of one block: the gradient, then the loss.
+   * Elements {@code [0, len)} of one block ({@link ElementwiseBlocks.Span}): the gradient, then the loss. Element
+   * {@code j}'s weight is {@code w[wo + j]} (null: none) and its loss, for {@code reduction=none}, goes to
+   * {@code loss[s.from + j]}.
    *
+   * @param scale the upstream gradient when the span has none per element ({@code mean}: over the element count)
+   * @param epsilon the gradient denominator's clamp in the input's dtype
+   * @param loss the unreduced loss, or null
+   * @param wantSum whether to compute the block's loss sum
    * @param lanes scratch of {@link #scratchLanes()} doubles
    * @return the block's loss sum when wanted (else 0): the vector part's lanes in lane order, then the tail in order
    */
-  static double block(Block b, double[] lanes) {
-    int bound = D.loopBound(b.len());
+  static double block(ElementwiseBlocks.Span s, double[] w, int wo, double scale, double epsilon, double[] loss,
+      boolean wantSum, double[] lanes) {
+    int bound = D.loopBound(s.len);
     double sum = 0;
-    if (b.grad() != null) {
-      gradLoop(b.x(), b.xo(), b.y(), b.yo(), b.w(), b.wo(), b.g(), b.go(), b.scale(), b.epsilon(), bound, b.grad(),
-          b.gro());
+    if (s.grad != null) {
+      gradLoop(s.x, s.xo, s.y, s.yo, w, wo, s.g, s.go, scale, epsilon, bound, s.grad, s.gro);
     }
-    boolean wantLoss = b.loss() != null || b.wantSum();
+    boolean wantLoss = loss != null || wantSum;
     if (wantLoss) {
-      sum = lossLoop(b.x(), b.xo(), b.y(), b.yo(), b.w(), b.wo(), bound, b.loss(), b.lo(), lanes);
+      sum = lossLoop(s.x, s.xo, s.y, s.yo, w, wo, bound, loss, s.from, lanes);
     }
-    for (int j = bound; j < b.len(); j++) {
-      double x = b.x()[b.xo() + j];
-      double y = b.y()[b.yo() + j];
-      double w = b.w() == null ? 1 : b.w()[b.wo() + j];
+    for (int j = bound; j < s.len; j++) {
+      double x = s.x[s.xo + j];
+      double y = s.y[s.yo + j];
+      double wj = w == null ? 1 : w[wo + j];
       if (wantLoss) {
-        double l = (y - 1) * ReferenceBce.clampedLog(Math.log1p(-x)) - y * ReferenceBce.clampedLog(Math.log(x));
-        if (b.w() != null) {
-          l *= w;
+        double l = ReferenceBce.elementLoss(x, y);
+        if (w != null) {
+          l *= wj;
         }
         sum += l;
-        if (b.loss() != null) {
-          b.loss()[b.lo() + j] = l;
+        if (loss != null) {
+          loss[s.from + j] = l;
         }
       }
-      if (b.grad() != null) {
-        double d = (x - y) / Math.max((1 - x) * x, b.epsilon());
-        if (b.w() != null) {
-          d *= w;
+      if (s.grad != null) {
+        double d = ReferenceBce.elementGrad(x, y, epsilon);
+        if (w != null) {
+          d *= wj;
         }
-        b.grad()[b.gro() + j] = (float) (d * (b.g() == null ? b.scale() : b.g()[b.go() + j]));
+        s.grad[s.gro + j] = (float) (d * (s.g == null ? scale : s.g[s.go + j]));
       }
     }
     return sum;

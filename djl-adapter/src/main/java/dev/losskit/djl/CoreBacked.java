@@ -62,7 +62,7 @@ final class CoreBacked {
       targetShape = probabilities ? inputShape : new int[] {positions};
     }
     // tryDirect: the engine's own memory when it can, with no copy; the core only reads it, within this call.
-    Tensor input = Tensor.view(nativeOrder(pred.toByteBuffer(true)), pType, inputShape);
+    Tensor input = TorchLoss.hostView(pred, pType, inputShape);
     ByteBuffer labelBytes = nativeOrder(label.toByteBuffer(true));
     Tensor target = wholeFloats ? wholeNumbers(labelBytes, lType, targetShape, name)
         : Tensor.view(labelBytes, lType, targetShape);

@@ -10,7 +10,6 @@ import ai.djl.nn.Activation;
 import dev.losskit.core.DType;
 import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -84,7 +83,7 @@ final class EngineNative {
     } else {
       if (host) {
         if (indices == null) {
-          indices = Tensor.view(label.toByteBuffer(true).order(ByteOrder.nativeOrder()), layout.lType(), lShape);
+          indices = TorchLoss.hostView(label, layout.lType(), lShape);
         }
         core.checkTargetValues(torchInput, indices); // throws naming the first index out of range
       }
@@ -230,8 +229,7 @@ final class EngineNative {
     int[] shape = TorchLoss.shape(pred);
     core.checkShapes(shape, pType, TorchLoss.shape(label), lType);
     if (hostChecks(pred.getDevice()) && hostChecks(label.getDevice())) {
-      core.checkValues(Tensor.view(pred.toByteBuffer(true).order(ByteOrder.nativeOrder()), pType, shape),
-          Tensor.view(label.toByteBuffer(true).order(ByteOrder.nativeOrder()), lType, shape));
+      core.checkValues(TorchLoss.hostView(pred, pType, shape), TorchLoss.hostView(label, lType, shape));
     }
     NDManager m = pred.getManager();
     NDArray x = pred;

@@ -2,14 +2,12 @@ package dev.losskit.djl;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.training.evaluator.Evaluator;
 import dev.losskit.core.DType;
 import dev.losskit.core.LogLoss;
 import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
 import dev.losskit.core.Tensor;
-import java.nio.ByteOrder;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -69,7 +67,8 @@ public final class LogLossEvaluator extends Evaluator {
   public NDArray evaluate(NDList labels, NDList predictions) {
     NDArray pred = predictions(predictions);
     try {
-      return predictions.head().getManager().create(metric.compute(truth(labels), tensor(pred)).loss());
+      double loss = metric.compute(truth(labels), tensor(pred, "predictions")).loss();
+      return predictions.head().getManager().create(loss);
     } finally {
       closeDerived(pred, predictions);
     }
@@ -86,7 +85,7 @@ public final class LogLossEvaluator extends Evaluator {
     LogLoss.Accumulator a = accumulator(key);
     NDArray p = predictions(predictions);
     try {
-      Tensor pred = tensor(p);
+      Tensor pred = tensor(p, "predictions");
       a.add(truth(labels), pred);
       totalInstances.compute(key, (k, v) -> (v == null ? 0 : v) + pred.size(0));
     } finally {
@@ -155,31 +154,13 @@ public final class LogLossEvaluator extends Evaluator {
     if (labels == null || labels.isEmpty()) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, LogLoss.NAME + ": labels must hold an array");
     }
-    return tensor(labels.head());
+    return tensor(labels.head(), "labels");
   }
 
   /** The array's values on the host, as a tensor of its dtype (no copy where DJL allows it). */
-  private static Tensor tensor(NDArray a) {
-    DataType t = a.getDataType();
-    DType dtype;
-    switch (t) {
-      case FLOAT32:
-        dtype = DType.FLOAT32;
-        break;
-      case FLOAT64:
-        dtype = DType.FLOAT64;
-        break;
-      case INT32:
-        dtype = DType.INT32;
-        break;
-      case INT64:
-        dtype = DType.INT64;
-        break;
-      default:
-        throw new LossArgumentException(Cause.DTYPE, LogLoss.NAME + ": arrays must be float32, float64, int32 or "
-            + "int64, got " + t + " (shape " + a.getShape() + ")");
-    }
-    return Tensor.view(a.toByteBuffer(true).order(ByteOrder.nativeOrder()), dtype, TorchLoss.shape(a));
+  private static Tensor tensor(NDArray a, String what) {
+    DType dtype = TorchLoss.dtype(a, what, LogLoss.NAME);
+    return TorchLoss.hostView(a, dtype, TorchLoss.shape(a));
   }
 
   /** Builds a {@link LogLossEvaluator}. */

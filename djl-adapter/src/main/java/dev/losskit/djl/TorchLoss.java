@@ -7,6 +7,8 @@ import ai.djl.training.loss.Loss;
 import dev.losskit.core.DType;
 import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
+import dev.losskit.core.Tensor;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -149,6 +151,14 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
             + " must be float32, float64, int32 or int64, got "
             + t + " (shape " + a.getShape() + ")");
     }
+  }
+
+  /**
+   * {@return the array's values as a tensor of {@code dtype} and {@code shape}, over the array's memory on the host:
+   * read in place where DJL allows it ({@code toByteBuffer(true)}), in native byte order}
+   */
+  static Tensor hostView(NDArray a, DType dtype, int[] shape) {
+    return Tensor.view(a.toByteBuffer(true).order(ByteOrder.nativeOrder()), dtype, shape);
   }
 
   static int[] shape(NDArray a) {
