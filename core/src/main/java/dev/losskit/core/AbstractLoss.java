@@ -110,12 +110,9 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
         : Tensor.of((double[]) gradInto, input.shape()));
   }
 
-  /**
-   * Every call's way in: half-precision inputs take the reference kernels, which compute in double and round once to
-   * the input's dtype (the fused kernels read float32 and float64 only); every other call {@link #compute}.
-   */
+  /** Every call's way in. */
   private LossResult run(Tensor input, Tensor target, Request r) {
-    return input != null && input.dtype().isHalf() ? computeReference(input, target, r) : compute(input, target, r);
+    return compute(input, target, r);
   }
 
   /**

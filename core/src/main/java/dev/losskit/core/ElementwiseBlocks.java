@@ -1,7 +1,5 @@
 package dev.losskit.core;
 
-import java.nio.FloatBuffer;
-
 /**
  * The block driver that the fused elementwise kernels share ({@link FastBceWithLogits}, {@link FastBce}): the
  * outputs of a call, its blocks of {@link #BLOCK} elements at fixed indices run in parallel chunks, and the result.
@@ -91,7 +89,7 @@ final class ElementwiseBlocks {
     final double scale;
     /** The unreduced loss ({@code none}), or null. */
     final double[] perElement;
-    final FloatBuffer sink;
+    final GradientSink sink;
     final float[] gradF;
     final double[] gradD;
     final double[] sums;
@@ -106,9 +104,9 @@ final class ElementwiseBlocks {
       this.target = target;
       this.reduction = reduction;
       this.n = input.numel();
-      this.vector = input.dtype() == DType.FLOAT32 && target.dtype() == DType.FLOAT32 && n >= VECTOR_MIN_ELEMENTS
+      this.vector = readsFloats(input) && readsFloats(target) && n >= VECTOR_MIN_ELEMENTS
           && VectorSupport.AVAILABLE && !(reduction == Reduction.NONE && r.wantGrad() && r.gradOutput() != null
-          && r.gradOutput().dtype() != DType.FLOAT32);
+          && !readsFloats(r.gradOutput()));
       this.wantLoss = r.wantLoss();
       this.wantGrad = r.wantGrad();
       boolean none = reduction == Reduction.NONE;
@@ -118,7 +116,10 @@ final class ElementwiseBlocks {
       this.scale = reduction == Reduction.MEAN ? g / n : g;
       DType dtype = input.dtype();
       this.perElement = wantLoss && none ? new double[n] : null;
-      this.sink = wantGrad && vector ? r.out().floatSink(n) : null;
+      // A half input's gradient is a new half array, written through a sink: block by block from float32 scratch on
+      // the vector path (each element rounded once from float32), element by element from double otherwise.
+      this.sink = !wantGrad ? null : dtype.isHalf() ? GradientSink.half(dtype, n)
+          : vector ? GradientSink.of(r.out().floatSink(n)) : null;
       this.gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? r.out().floats(n) : null;
       this.gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(n) : null;
       this.sums = new double[(n + BLOCK - 1) / BLOCK];
@@ -138,7 +139,7 @@ final class ElementwiseBlocks {
 
     /** {@return whether the call wants the gradient on the scalar path} */
     boolean scalarGrad() {
-      return gradF != null || gradD != null;
+      return gradF != null || gradD != null || sink != null;
     }
 
     /** Records element {@code i}'s gradient, {@code d} times its upstream gradient, in the input's dtype. */
@@ -146,8 +147,10 @@ final class ElementwiseBlocks {
       double v = d * upstreamAt(i);
       if (gradF != null) {
         gradF[i] = (float) v;
-      } else {
+      } else if (gradD != null) {
         gradD[i] = v;
+      } else {
+        sink.put(i, v);
       }
     }
 
@@ -201,7 +204,7 @@ final class ElementwiseBlocks {
       float[] ys = c.target.floatArray() == null ? new float[BLOCK] : null;
       float[] gs = up != null && up.floatArray() == null ? new float[BLOCK] : null;
       float[] row = c.sink != null ? new float[BLOCK] : null;
-      FloatBuffer out = c.sink == null ? null : c.sink.duplicate();
+      GradientSink out = c.sink;
       Span s = new Span();
       for (int k = fromBlock; k < toBlock; k++) {
         int from = k * BLOCK;
@@ -234,9 +237,17 @@ final class ElementwiseBlocks {
       loss = ReferenceKernels.reduce(dtype, c.reduction, c.perElement, shape, sum, n == 0 ? Double.NaN : sum / n);
     }
     Tensor grad = !c.wantGrad ? null
-        : c.sink != null ? Tensor.view(c.sink, 0, shape)
+        : c.sink != null ? c.sink.tensor(shape)
         : c.gradF != null ? Tensor.of(c.gradF, shape) : Tensor.of(c.gradD, shape);
     return new LossResult(loss, grad);
+  }
+
+  /**
+   * {@return whether the vector path can read {@code t} as float32 blocks: float32 in place or from its buffer, and
+   * half types widened exactly into scratch}
+   */
+  private static boolean readsFloats(Tensor t) {
+    return t.dtype() == DType.FLOAT32 || t.dtype().isHalf();
   }
 
   /** {@return the block's floats: the tensor's own array, or {@code scratch} filled from its buffer} */

@@ -51,7 +51,10 @@ final class FastCrossEntropy {
     final double weightSum = ws;
     boolean none = reduction == Reduction.NONE;
 
-    boolean float32Vectors = dtype == DType.FLOAT32 && VectorSupport.AVAILABLE;
+    // Half inputs read as float32 (widened exactly, a row or block at a time into scratch) and take the float32
+    // kernels; their gradient goes through a half sink, each float32 element rounded to the half dtype.
+    boolean half = dtype.isHalf();
+    boolean float32Vectors = (dtype == DType.FLOAT32 || half) && VectorSupport.AVAILABLE;
     boolean vector = float32Vectors && classes >= VECTOR_MIN_CLASSES && p.inner == 1;
     // At least one class (an (N, 0, d...) input of all-ignored targets is valid, and has nothing to vectorise) and
     // at least one full vector of positions per item, whatever the lane count.
@@ -62,8 +65,8 @@ final class FastCrossEntropy {
     boolean shortRows = float32Vectors && !vector && !kdim && p.inner == 1 && classes >= 1
         && positions >= SHORT_ROWS_MIN_POSITIONS;
     // A caller's NIO buffer (a native tensor's memory) takes each row or block as it is finished, with no N·C array.
-    java.nio.FloatBuffer sink = wantGrad && (vector || kdim || shortRows) ? r.out().floatSink(positions * classes)
-        : null;
+    GradientSink sink = !wantGrad ? null : half ? GradientSink.half(dtype, positions * classes)
+        : vector || kdim || shortRows ? GradientSink.of(r.out().floatSink(positions * classes)) : null;
     float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null
         ? r.out().floats(positions * classes) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(positions * classes) : null;
@@ -112,7 +115,6 @@ final class FastCrossEntropy {
           double[] eScratch = wantGrad ? sc.e(classes) : null;
           double[] laneScratch = sc.lanes(VectorCrossEntropy.doubleLanes());
           double[] stats = sc.stats;
-          java.nio.FloatBuffer out = sink == null ? null : sink.duplicate();
           float[] row = sink == null ? null : sc.floats2(classes);
           for (int b = fromBlock; b < toBlock; b++) {
             int from = b * block;
@@ -125,7 +127,7 @@ final class FastCrossEntropy {
                   sc.target[j], w, total, eps, sc.upstream[j], sc.nll, sc.smooth, j, g,
                   sink != null || gradF == null ? 0 : pos * classes);
               if (sink != null) {
-                out.put(pos * classes, row, 0, classes);
+                sink.put(pos * classes, row, 0, classes);
               }
             }
             finishBlock(sc, b, from, len, eps, classes, perPosition, blockNll, blockSmooth);
@@ -140,7 +142,7 @@ final class FastCrossEntropy {
               int pos = from + j;
               int at = readRow(p, pos, row, classes);
               scalarRow(row, classes, sc.target[j], w, total, eps, sc.upstream[j], sc.nll, sc.smooth, j, gradF,
-                  gradD, at, stride, wantGrad);
+                  gradD, sink, at, stride, wantGrad);
             }
             finishBlock(sc, b, from, len, eps, classes, perPosition, blockNll, blockSmooth);
           }
@@ -163,7 +165,7 @@ final class FastCrossEntropy {
       loss = ReferenceKernels.reduce(dtype, reduction, perPosition, p.lossShape, sum, mean);
     }
     Tensor grad = !wantGrad ? null
-        : sink != null ? Tensor.view(sink, 0, p.input.shape())
+        : sink != null ? sink.tensor(p.input.shape())
         : gradF != null ? Tensor.of(gradF, p.input.shape()) : Tensor.of(gradD, p.input.shape());
     return new LossResult(loss, grad);
   }
@@ -189,7 +191,7 @@ final class FastCrossEntropy {
   }
 
   private static void kdimIndexTargets(ClassProblem p, Blocks blocks, double[] w, double total, double eps,
-      double[] perPosition, double[] blockNll, double[] blockSmooth, float[] gradF, java.nio.FloatBuffer sink,
+      double[] perPosition, double[] blockNll, double[] blockSmooth, float[] gradF, GradientSink sink,
       int[] geometry) {
     int classes = p.classes;
     int inner = p.inner;
@@ -241,7 +243,7 @@ final class FastCrossEntropy {
    * block's rows past a whole multiple of the float lanes run in double scalar code.
    */
   private static void shortRowsIndexTargets(ClassProblem p, Blocks blocks, double[] w, double total, double eps,
-      double[] perPosition, double[] blockNll, double[] blockSmooth, float[] gradF, java.nio.FloatBuffer sink,
+      double[] perPosition, double[] blockNll, double[] blockSmooth, float[] gradF, GradientSink sink,
       int block, boolean wantGrad) {
     int classes = p.classes;
     int positions = p.positions();
@@ -290,7 +292,7 @@ final class FastCrossEntropy {
               }
             }
             if (sink != null) {
-              sink.duplicate().put(r0 * classes, rows, 0, len * classes);
+              sink.put(r0 * classes, rows, 0, len * classes);
             }
           }
         }
@@ -310,23 +312,13 @@ final class FastCrossEntropy {
    * {@code sink} when there is one.
    */
   private static void scalarPosition(ClassProblem p, int pos, int j, Scratch scr, double[] w, double total,
-      double eps, float[] gradF, java.nio.FloatBuffer sink, boolean wantGrad) {
+      double eps, float[] gradF, GradientSink sink, boolean wantGrad) {
     int classes = p.classes;
     int inner = p.inner;
     double[] row = scr.row(classes);
     int at = readRow(p, pos, row, classes);
-    if (sink == null) {
-      scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, gradF, null,
-          at, inner, wantGrad);
-      return;
-    }
-    float[] one = scr.floats2(classes);
-    scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j, one, null, 0, 1,
-        true);
-    java.nio.FloatBuffer out = sink.duplicate();
-    for (int c = 0; c < classes; c++) {
-      out.put(at + c * inner, one[c]);
-    }
+    scalarRow(row, classes, scr.target[j], w, total, eps, scr.upstream[j], scr.nll, scr.smooth, j,
+        sink == null ? gradF : null, null, sink, at, inner, wantGrad);
   }
 
   /** Fills a block's targets and upstream gradients into scratch, and zeroes its losses. */
@@ -661,8 +653,8 @@ final class FastCrossEntropy {
 
   /** One row in double precision: statistics, loss and gradient. Ignored rows have target -1 and upstream 0. */
   private static void scalarRow(double[] x, int classes, int target, double[] w, double weightTotal, double eps,
-      double g, double[] nll, double[] smooth, int pos, float[] gradF, double[] gradD, int at, int stride,
-      boolean wantGrad) {
+      double g, double[] nll, double[] smooth, int pos, float[] gradF, double[] gradD, GradientSink sink, int at,
+      int stride, boolean wantGrad) {
     double max = Double.NEGATIVE_INFINITY;
     for (int c = 0; c < classes; c++) {
       max = Math.max(max, x[c]);
@@ -697,8 +689,10 @@ final class FastCrossEntropy {
       }
       if (gradF != null) {
         gradF[at + c * stride] = (float) v;
-      } else {
+      } else if (gradD != null) {
         gradD[at + c * stride] = v;
+      } else {
+        sink.put(at + c * stride, v);
       }
     }
   }

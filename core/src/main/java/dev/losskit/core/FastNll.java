@@ -36,6 +36,8 @@ final class FastNll {
     FloatBuffer sink = wantGrad && dtype == DType.FLOAT32 ? r.out().floatSink(numel) : null;
     float[] gradF = wantGrad && dtype == DType.FLOAT32 && sink == null ? r.out().floats(numel) : null;
     double[] gradD = wantGrad && dtype == DType.FLOAT64 ? r.out().doubles(numel) : null;
+    // Half inputs: a new half gradient (zeros already), each target element rounded once from double.
+    GradientSink half = wantGrad && dtype.isHalf() ? GradientSink.half(dtype, numel) : null;
     // Chunks of whole batch items: item n owns the block [n·C·inner, (n+1)·C·inner) of the gradient.
     int block = classes * inner;
     int minItems = Math.max(1, 65536 / Math.max(1, block));
@@ -69,6 +71,8 @@ final class FastNll {
               gradD[at] = v;
             } else if (out != null) {
               out.put(at, (float) v);
+            } else {
+              half.put(at, v);
             }
           }
         }
@@ -87,6 +91,7 @@ final class FastNll {
     }
     Tensor grad = !wantGrad ? null
         : sink != null ? Tensor.view(sink, 0, p.input.shape())
+        : half != null ? half.tensor(p.input.shape())
         : gradF != null ? Tensor.of(gradF, p.input.shape()) : Tensor.of(gradD, p.input.shape());
     return new LossResult(loss, grad);
   }

@@ -124,4 +124,44 @@ final class HalfFloats {
     int lsb = (bits >>> 16) & 1;
     return (short) ((bits + 0x7fff + lsb) >>> 16);
   }
+
+  /**
+   * Widens {@code len} half values of type {@code dtype} from {@code src[so...]} into {@code dst[doff...]}: exact. The
+   * fused kernels' block reads; the bfloat16 loop is a shift, which the JIT vectorises.
+   */
+  static void widen(DType dtype, short[] src, int so, float[] dst, int doff, int len) {
+    if (dtype == DType.BFLOAT16) {
+      for (int i = 0; i < len; i++) {
+        dst[doff + i] = Float.intBitsToFloat(src[so + i] << 16);
+      }
+    } else {
+      for (int i = 0; i < len; i++) {
+        dst[doff + i] = float16ToFloat(src[so + i]);
+      }
+    }
+  }
+
+  /**
+   * Rounds {@code len} floats from {@code src[so...]} to half values of type {@code dtype} into {@code dst[doff...]},
+   * each to nearest, ties to even ({@link #floatToFloat16}, {@link #floatToBfloat16}).
+   */
+  static void narrow(DType dtype, float[] src, int so, short[] dst, int doff, int len) {
+    if (dtype == DType.BFLOAT16) {
+      for (int i = 0; i < len; i++) {
+        int bits = Float.floatToRawIntBits(src[so + i]);
+        int rounded = (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+        int nan = (bits >>> 16) | 0x40;
+        dst[doff + i] = (short) ((bits & 0x7fffffff) > 0x7f800000 ? nan : rounded);
+      }
+    } else {
+      for (int i = 0; i < len; i++) {
+        dst[doff + i] = floatToFloat16(src[so + i]);
+      }
+    }
+  }
+
+  /** {@return {@code d} rounded once to the half type {@code dtype}} */
+  static short round(DType dtype, double d) {
+    return dtype == DType.FLOAT16 ? doubleToFloat16(d) : doubleToBfloat16(d);
+  }
 }

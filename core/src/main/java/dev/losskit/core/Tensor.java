@@ -483,9 +483,24 @@ public final class Tensor {
   void readFloats(int from, float[] dst, int len) {
     if (store instanceof float[]) {
       System.arraycopy((float[]) store, offset + from, dst, 0, len);
-    } else {
+    } else if (store instanceof FloatBuffer) {
       ((FloatBuffer) store).get(offset + from, dst, 0, len);
+    } else if (store instanceof short[]) {
+      HalfFloats.widen(dtype, (short[]) store, offset + from, dst, 0, len);
+    } else {
+      ShortBuffer b = (ShortBuffer) store;
+      short[] chunk = new short[Math.min(len, 4096)];
+      for (int i = 0; i < len; i += chunk.length) {
+        int l = Math.min(chunk.length, len - i);
+        b.get(offset + from + i, chunk, 0, l);
+        HalfFloats.widen(dtype, chunk, 0, dst, i, l);
+      }
     }
+  }
+
+  /** {@return the backing short array of an array-backed half tensor, or null; element i is at offset() + i} */
+  short[] shortArray() {
+    return store instanceof short[] ? (short[]) store : null;
   }
 
   /** Copies {@code len} elements from index {@code from} into {@code dst} as doubles. */

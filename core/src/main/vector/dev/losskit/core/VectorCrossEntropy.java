@@ -1,6 +1,5 @@
 package dev.losskit.core;
 
-import java.nio.FloatBuffer;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.LongVector;
@@ -347,7 +346,7 @@ final class VectorCrossEntropy {
    */
   static void kdimBlock(Tensor input, int classes, int inner, int item, int s0, int len, int[] target, int tBase,
       double[] w, double weightTotal, double eps, double[] upstream, double[] nll, double[] smooth, float[] grad,
-      FloatBuffer sink, KdimScratch sc) {
+      GradientSink sink, KdimScratch sc) {
     int stride = inner;
     int base = item * classes * inner + s0; // flat index of (item, 0, s0)
     float[] a;
@@ -440,9 +439,8 @@ final class VectorCrossEntropy {
       }
     }
     if (sink != null) {
-      FloatBuffer dst = sink.duplicate();
       for (int c = 0; c < classes; c++) {
-        dst.put(base + c * stride, out, c * len, len);
+        sink.put(base + c * stride, out, c * len, len);
       }
     }
   }
