@@ -11,10 +11,30 @@ import java.nio.FloatBuffer;
 abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, NllLoss, BceWithLogitsLoss, BceLoss {
   private final String name;
   private final Reduction reduction;
+  private final boolean autocast;
 
-  AbstractLoss(String name, Reduction reduction) {
+  AbstractLoss(String name, Reduction reduction, boolean autocast) {
     this.name = name;
     this.reduction = reduction;
+    this.autocast = autocast;
+  }
+
+  @Override
+  public final boolean autocast() {
+    return autocast;
+  }
+
+  /** {@return {@code ", autocast=true"} for {@code toString} when autocast is on, else nothing} */
+  final String autocastSuffix() {
+    return autocast ? ", autocast=true" : "";
+  }
+
+  /**
+   * {@return the tensor as the loss computes on it: under autocast a half tensor widened exactly to float32 (one
+   * full-size copy, as PyTorch's autocast makes), otherwise the tensor itself}
+   */
+  private Tensor cast(Tensor t) {
+    return autocast && t != null && t.dtype().isHalf() ? t.widenedToFloat32() : t;
   }
 
   @Override
@@ -29,7 +49,7 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
 
   @Override
   public final Tensor forward(Tensor input, Tensor target) {
-    return run(input, target, Request.lossOnly()).loss();
+    return run(cast(input), cast(target), Request.lossOnly()).loss();
   }
 
   @Override
@@ -37,12 +57,12 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     if (gradOutput == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": gradOutput must not be null");
     }
-    return run(input, target, Request.of(gradOutput, false, true)).gradInput();
+    return run(cast(input), cast(target), Request.of(cast(gradOutput), false, true)).gradInput();
   }
 
   @Override
   public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return run(input, target, Request.of(gradOutput, true, true));
+    return run(cast(input), cast(target), Request.of(cast(gradOutput), true, true));
   }
 
   @Override
@@ -73,7 +93,11 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     }
   }
 
-  private LossResult into(Tensor input, Tensor target, Tensor gradOutput, Object gradInto, DType type, int length) {
+  private LossResult into(Tensor halfInput, Tensor halfTarget, Tensor halfGradOutput, Object gradInto, DType type,
+      int length) {
+    Tensor input = cast(halfInput);
+    Tensor target = cast(halfTarget);
+    Tensor gradOutput = cast(halfGradOutput);
     if (gradInto == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": the gradient buffer must not be null");
     }

@@ -24,7 +24,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   private final Broadcast posWeight;
 
   private BceWithLogitsLoss(Builder b) {
-    super(NAME, b.reduction);
+    super(NAME, b.reduction, b.autocast);
     this.weight = b.weight;
     this.posWeight = b.posWeight;
   }
@@ -41,7 +41,7 @@ public final class BceWithLogitsLoss extends AbstractLoss {
 
   /** {@return a builder holding this loss's options} */
   public Builder toBuilder() {
-    Builder b = new Builder().reduction(reduction());
+    Builder b = new Builder().reduction(reduction()).autocast(autocast());
     b.weight = weight;
     b.posWeight = posWeight;
     return b;
@@ -117,12 +117,14 @@ public final class BceWithLogitsLoss extends AbstractLoss {
   public String toString() {
     return "BceWithLogitsLoss(reduction=" + reduction()
         + ", weight=" + (weight == null ? "none" : "shape " + Arrays.toString(weight.shape()))
-        + ", posWeight=" + (posWeight == null ? "none" : "shape " + Arrays.toString(posWeight.shape())) + ")";
+        + ", posWeight=" + (posWeight == null ? "none" : "shape " + Arrays.toString(posWeight.shape()))
+        + autocastSuffix() + ")";
   }
 
   /** Builds a {@link BceWithLogitsLoss}; starts from PyTorch's defaults. Not thread-safe; the loss it builds is. */
   public static final class Builder {
     private Reduction reduction = Reduction.MEAN;
+    private boolean autocast;
     private Broadcast weight;
     private Broadcast posWeight;
 
@@ -183,6 +185,22 @@ public final class BceWithLogitsLoss extends AbstractLoss {
      */
     public Builder posWeight(double... posWeight) {
       return posWeight(posWeight == null ? null : Tensor.of(posWeight.clone(), posWeight.length));
+    }
+
+    /**
+     * Sets PyTorch's autocast behaviour ({@code torch.autocast}, which runs this loss in float32): float16 and
+     * bfloat16 tensors (input, target, upstream gradient) are widened exactly to float32 and the loss runs as on
+     * float32 tensors, so a half input gives a float32 loss and a float32 gradient, bit for bit those of the float32
+     * loss on the widened values. Under autocast PyTorch's gradient with respect to the half input is this float32
+     * gradient, which autograd then rounds to the input's dtype; the loss returns it before that rounding.
+     * Float32 and float64 tensors are used as they are, as autocast leaves them.
+     *
+     * @param autocast true for autocast; default false (a half input gives a half loss and gradient)
+     * @return this builder
+     */
+    public Builder autocast(boolean autocast) {
+      this.autocast = autocast;
+      return this;
     }
 
     /** {@return the loss} */

@@ -23,6 +23,12 @@ public sealed interface Loss permits AbstractLoss {
   Reduction reduction();
 
   /**
+   * {@return whether the loss runs as under PyTorch's {@code torch.autocast}: float16 and bfloat16 tensors widened
+   * exactly to float32, so that a half input gives a float32 loss and gradient (see the builders' {@code autocast})}
+   */
+  boolean autocast();
+
+  /**
    * Checks a call's shapes and dtypes exactly as {@link #forward} does, without reading any value: for engines
    * that keep the data elsewhere (a GPU, say) and check the values themselves. Class indices are range-checked
    * only by {@link #checkTargetValues}.
@@ -49,9 +55,10 @@ public sealed interface Loss permits AbstractLoss {
   /**
    * Computes the loss.
    *
-   * @param input the input, float32 or float64
+   * @param input the input: float32, float64, float16 or bfloat16
    * @param target the target
-   * @return the loss in the input's dtype: shape {@code []} for {@code mean} and {@code sum}
+   * @return the loss in the input's dtype (float32 for a half input under {@link #autocast()}): shape {@code []}
+   *     for {@code mean} and {@code sum}
    */
   Tensor forward(Tensor input, Tensor target);
 
@@ -62,7 +69,7 @@ public sealed interface Loss permits AbstractLoss {
    * @param target the target (a constant: it gets no gradient)
    * @param gradOutput the gradient with respect to the loss, in the loss's shape ({@code []} unless the reduction
    *     is {@code none}); any floating dtype
-   * @return the gradient in the input's shape and dtype
+   * @return the gradient in the input's shape and dtype (float32 for a half input under {@link #autocast()})
    */
   Tensor backward(Tensor input, Tensor target, Tensor gradOutput);
 
@@ -80,7 +87,7 @@ public sealed interface Loss permits AbstractLoss {
    * Computes the loss and its gradient, writing the gradient into a buffer the caller owns and may reuse from call
    * to call, so no N·C array is allocated (and zeroed) per call: the usual training loop.
    *
-   * @param input the input, float32
+   * @param input the input, float32 (or float16 or bfloat16 under {@link #autocast()})
    * @param target the target (a constant)
    * @param gradOutput the upstream gradient in the loss's shape, or {@code null} for ones
    * @param gradInto where the gradient goes: the input's element count, row-major

@@ -25,7 +25,7 @@ public final class NllLoss extends AbstractLoss {
   private final long ignoreIndex;
 
   private NllLoss(Builder b) {
-    super(NAME, b.reduction);
+    super(NAME, b.reduction, b.autocast);
     this.weight = b.weight == null ? null : b.weight.clone();
     this.ignoreIndex = b.ignoreIndex;
   }
@@ -42,7 +42,7 @@ public final class NllLoss extends AbstractLoss {
 
   /** {@return a builder holding this loss's options} */
   public Builder toBuilder() {
-    Builder b = new Builder().reduction(reduction()).ignoreIndex(ignoreIndex);
+    Builder b = new Builder().reduction(reduction()).autocast(autocast()).ignoreIndex(ignoreIndex);
     b.weight = weight;
     return b;
   }
@@ -91,12 +91,14 @@ public final class NllLoss extends AbstractLoss {
   @Override
   public String toString() {
     return "NllLoss(reduction=" + reduction() + ", weight=" + (weight == null ? "none" : Arrays.toString(weight))
-        + ", ignoreIndex=" + ignoreIndex + ")";
+        + ", ignoreIndex=" + ignoreIndex
+        + autocastSuffix() + ")";
   }
 
   /** Builds an {@link NllLoss}; starts from PyTorch's defaults. Not thread-safe; the loss it builds is. */
   public static final class Builder {
     private Reduction reduction = Reduction.MEAN;
+    private boolean autocast;
     private double[] weight;
     private long ignoreIndex = -100;
 
@@ -146,6 +148,22 @@ public final class NllLoss extends AbstractLoss {
      */
     public Builder ignoreIndex(long ignoreIndex) {
       this.ignoreIndex = ignoreIndex;
+      return this;
+    }
+
+    /**
+     * Sets PyTorch's autocast behaviour ({@code torch.autocast}, which runs this loss in float32): float16 and
+     * bfloat16 tensors (input, target, upstream gradient) are widened exactly to float32 and the loss runs as on
+     * float32 tensors, so a half input gives a float32 loss and a float32 gradient, bit for bit those of the float32
+     * loss on the widened values. Under autocast PyTorch's gradient with respect to the half input is this float32
+     * gradient, which autograd then rounds to the input's dtype; the loss returns it before that rounding.
+     * Float32 and float64 tensors are used as they are, as autocast leaves them.
+     *
+     * @param autocast true for autocast; default false (a half input gives a half loss and gradient)
+     * @return this builder
+     */
+    public Builder autocast(boolean autocast) {
+      this.autocast = autocast;
       return this;
     }
 

@@ -498,6 +498,13 @@ public final class Tensor {
     }
   }
 
+  /** {@return a float32 copy of a half tensor, every value widened exactly, of the same shape} */
+  Tensor widenedToFloat32() {
+    float[] f = new float[size];
+    readFloats(0, f, size);
+    return of(f, shape);
+  }
+
   /** {@return the backing short array of an array-backed half tensor, or null; element i is at offset() + i} */
   short[] shortArray() {
     return store instanceof short[] ? (short[]) store : null;
