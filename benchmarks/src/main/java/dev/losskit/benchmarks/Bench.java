@@ -50,6 +50,11 @@ public final class Bench {
 
   /** An LLM's vocabulary: N=4096, C=32000, class indices. */
   public static final String LLM_VOCAB = "llm-vocab";
+  /**
+   * {@link #LLM_VOCAB} in bfloat16: the same logits rounded to bfloat16, the core's fused bfloat16 kernel against
+   * libtorch's bfloat16 cross-entropy (a TorchScript module, {@code fixtures/make_bf16_bench.py}).
+   */
+  public static final String LLM_VOCAB_BF16 = "llm-vocab-bf16";
   /** A small classifier's batch: N=32, C=10. */
   public static final String SMALL_BATCH = "small-batch";
   /** Semantic segmentation: (4, 21, 512, 512), class weights, ignore_index=255 on about 5% of pixels. */
@@ -66,7 +71,7 @@ public final class Bench {
   public static final String SWEEP = "sweep";
 
   /** Every case, in the order they run. */
-  public static final List<String> CASES = List.of(LLM_VOCAB, SMALL_BATCH, SEGMENTATION, DISTILLATION, MULTILABEL,
+  public static final List<String> CASES = List.of(LLM_VOCAB, LLM_VOCAB_BF16, SMALL_BATCH, SEGMENTATION, DISTILLATION, MULTILABEL,
       TAGGING, MLP_EPOCH, SWEEP);
 
   /**
@@ -210,6 +215,9 @@ public final class Bench {
           case LLM_VOCAB:
             ran.add(r.llmVocab(floors));
             break;
+          case LLM_VOCAB_BF16:
+            ran.add(r.llmVocabBf16());
+            break;
           case SMALL_BATCH:
             ran.add(r.smallBatch());
             break;
@@ -266,6 +274,58 @@ public final class Bench {
       floors.add(newGradientArray(n, c, Plan.large(reps)));
       floors.add(djlInjection(x, t, n, c, Plan.large(reps)));
       return new Case(name, "N=" + n + " C=" + c, "class indices", null, "ms");
+    }
+
+    /**
+     * llm-vocab's logits rounded to bfloat16: the core's bfloat16 kernel (a fresh bfloat16 gradient per call), the
+     * core under autocast (float32 loss and gradient) and the float32 core on the same values widened, for
+     * comparison, against libtorch's bfloat16 cross-entropy forward and backward.
+     */
+    Case llmVocabBf16() throws IOException {
+      int n = quick ? 256 : 4096;
+      int c = 32000;
+      float[] x = gaussian(n * c, 1);
+      short[] bits = new short[x.length];
+      for (int i = 0; i < x.length; i++) {
+        bits[i] = toBfloat16(x[i]);
+        x[i] = Float.intBitsToFloat(bits[i] << 16); // the bfloat16 value, widened: what every row computes on
+      }
+      long[] t = classes(n, c, 2);
+      Tensor input = Tensor.of(bits, DType.BFLOAT16, n, c);
+      Tensor target = Tensor.of(t, n);
+      Plan plan = Plan.large(reps);
+      List<Integer> shape = List.of(n, c);
+      CrossEntropyLoss ce = CrossEntropyLoss.create();
+      Runnable fresh = () -> ce.forwardBackward(input, target);
+      out.add(new Result(name, "ce_fwd_bwd", shape, n, c, "bfloat16", "losskit-core", Parallelism.get(),
+          time(plan, fresh), Math.max(0, allocated(fresh) - 2L * input.numel()),
+          ce.forwardBackward(input, target).loss().getDouble(0), null));
+      CrossEntropyLoss autocast = CrossEntropyLoss.builder().autocast(true).build();
+      Runnable auto = () -> autocast.forwardBackward(input, target);
+      out.add(new Result(name, "ce_fwd_bwd", shape, n, c, "bfloat16", "losskit-core-autocast", Parallelism.get(),
+          time(plan, auto), null, autocast.forward(input, target).getDouble(0),
+          "autocast(true): float32 loss and gradient, from a float32 copy of the input"));
+      Tensor widened = Tensor.of(x, n, c);
+      Runnable f32 = () -> ce.forwardBackward(widened, target);
+      out.add(new Result(name, "ce_fwd_bwd", shape, n, c, "float32", "losskit-core-float32", Parallelism.get(),
+          time(plan, f32), null, ce.forward(widened, target).getDouble(0),
+          "float32 input: the bfloat16 values widened; float32 gradient"));
+      String agreement;
+      double coreLoss = ce.forward(input, target).getDouble(0);
+      double float32Loss = ce.forward(widened, target).getDouble(0);
+      try (Bf16Torch torch = Bf16Torch.open(x, t, n, c)) {
+        double value = torch.loss();
+        agreement = gradientAgreement(ce.forwardBackward(input, target).gradInput(), torch.gradient());
+        // libtorch forms the bfloat16 loss from bfloat16 intermediates (log_softmax's output); the core rounds the
+        // exact mean once. Where the two bfloat16 losses differ, say so with the float32 loss of the same values.
+        String note = Math.abs(value - coreLoss) <= 1e-3 * Math.max(1, Math.abs(coreLoss)) ? null
+            : String.format(java.util.Locale.ROOT, "bfloat16 loss %.6g, the core's %.6g; the float32 loss of the"
+                + " same values is %.6g (libtorch rounds log_softmax's output to bfloat16)", value, coreLoss,
+                float32Loss);
+        out.add(new Result(name, "ce_fwd_bwd", shape, n, c, "bfloat16", "libtorch", cores(), time(plan, torch::run),
+            null, value, note));
+      }
+      return new Case(name, "N=" + n + " C=" + c, "class indices, bfloat16 logits", agreement, "ms");
     }
 
     Case smallBatch() throws OrtException {
@@ -524,6 +584,31 @@ public final class Bench {
         }
       }
     }
+  }
+
+  /**
+   * {@return how the core's bfloat16 gradient compares with libtorch's: the share of bit-identical elements and the
+   * largest distance in bfloat16 ulps}
+   */
+  static String gradientAgreement(Tensor core, float[] torch) {
+    long same = 0;
+    int worst = 0;
+    for (int i = 0; i < torch.length; i++) {
+      int a = toBfloat16((float) core.getDouble(i));
+      int b = toBfloat16(torch[i]);
+      int d = Math.abs(((a & 0x8000) != 0 ? -(a & 0x7fff) : a & 0x7fff) - ((b & 0x8000) != 0 ? -(b & 0x7fff)
+          : b & 0x7fff));
+      same += d == 0 ? 1 : 0;
+      worst = Math.max(worst, d);
+    }
+    return String.format(java.util.Locale.ROOT, "gradient vs libtorch's: %.4f%% of elements bit-identical, at most"
+        + " %d bfloat16 ulps apart", 100.0 * same / torch.length, worst);
+  }
+
+  /** {@return the bfloat16 nearest to a finite float, ties to even} */
+  static short toBfloat16(float f) {
+    int bits = Float.floatToRawIntBits(f);
+    return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
   }
 
   static List<Integer> shapeOf(Tensor t) {

@@ -42,7 +42,8 @@ public final class BenchReport {
         + " djl-builtin for the adapter)\n");
     for (Case c : r.cases()) {
       List<Result> rows = rows(r, c.name());
-      out.append(String.format(Locale.ROOT, "%n== %s: %s, float32, %s%n", c.name(), c.shape(), c.options()));
+      String dtype = rows.isEmpty() ? "float32" : rows.get(0).dtype();
+      out.append(String.format(Locale.ROOT, "%n== %s: %s, %s, %s%n", c.name(), c.shape(), dtype, c.options()));
       if (c.note() != null) {
         out.append("   ").append(c.note()).append('\n');
       }

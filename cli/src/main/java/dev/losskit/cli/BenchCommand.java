@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "bench",
     mixinStandardHelpOptions = true,
-    description = {"Measures named cases (llm-vocab, small-batch, segmentation, distillation, multilabel, tagging,",
-        "mlp-epoch, and a sweep over C) for losskit's core against libtorch, DJL's built-in losses, the DJL adapter",
+    description = {"Measures named cases (llm-vocab, llm-vocab-bf16, small-batch, segmentation, distillation,",
+        "multilabel, tagging, mlp-epoch, and a sweep over C) for losskit's core against libtorch, DJL's built-in",
+        "losses, the DJL adapter",
         "and ONNX Runtime, with the machine's memory bandwidth; prints a table and the targets.",
         "Needs a large heap for the full sizes (the launcher passes LOSSKIT_JAVA_OPTS, e.g. -Xmx16g)."})
 final class BenchCommand implements Callable<Integer> {
@@ -30,8 +31,8 @@ final class BenchCommand implements Callable<Integer> {
   boolean quick;
 
   @Option(names = "--case", split = ",", paramLabel = "NAME",
-      description = "Cases to run (default: all): llm-vocab, small-batch, segmentation, distillation, multilabel,"
-          + " tagging, mlp-epoch, sweep.")
+      description = "Cases to run (default: all): llm-vocab, llm-vocab-bf16, small-batch, segmentation,"
+          + " distillation, multilabel, tagging, mlp-epoch, sweep.")
   List<String> cases;
 
   @Option(names = "--json", paramLabel = "FILE",

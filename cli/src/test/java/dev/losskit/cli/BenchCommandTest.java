@@ -25,7 +25,7 @@ class BenchCommandTest {
     Run r = VerifyCommandTest.run("bench", "--quick", "--case", "small-batch,imagenet");
     assertEquals(2, r.code());
     assertEquals(1, r.err().size(), r.err().toString());
-    assertTrue(r.err().get(0).contains("'imagenet'") && r.err().get(0).contains("llm-vocab, small-batch"),
+    assertTrue(r.err().get(0).contains("'imagenet'") && r.err().get(0).contains("llm-vocab, llm-vocab-bf16, small-batch"),
         r.err().get(0));
     assertTrue(r.out().isEmpty(), r.out().toString());
   }
