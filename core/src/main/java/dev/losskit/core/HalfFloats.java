@@ -127,9 +127,15 @@ final class HalfFloats {
 
   /**
    * Widens {@code len} half values of type {@code dtype} from {@code src[so...]} into {@code dst[doff...]}: exact. The
-   * fused kernels' block reads; the bfloat16 loop is a shift, which the JIT vectorises.
+   * fused kernels' block reads, in vector lanes ({@link VectorHalf}) when the Vector API is on, with the same bits.
    */
   static void widen(DType dtype, short[] src, int so, float[] dst, int doff, int len) {
+    int done = VectorSupport.AVAILABLE ? VectorHalf.widen(dtype == DType.BFLOAT16, src, so, dst, doff, len) : 0;
+    if (done > 0) {
+      so += done;
+      doff += done;
+      len -= done;
+    }
     if (dtype == DType.BFLOAT16) {
       for (int i = 0; i < len; i++) {
         dst[doff + i] = Float.intBitsToFloat(src[so + i] << 16);
@@ -143,9 +149,16 @@ final class HalfFloats {
 
   /**
    * Rounds {@code len} floats from {@code src[so...]} to half values of type {@code dtype} into {@code dst[doff...]},
-   * each to nearest, ties to even ({@link #floatToFloat16}, {@link #floatToBfloat16}).
+   * each to nearest, ties to even ({@link #floatToFloat16}, {@link #floatToBfloat16}); in vector lanes
+   * ({@link VectorHalf}) when the Vector API is on, with the same bits.
    */
   static void narrow(DType dtype, float[] src, int so, short[] dst, int doff, int len) {
+    int done = VectorSupport.AVAILABLE ? VectorHalf.narrow(dtype == DType.BFLOAT16, src, so, dst, doff, len) : 0;
+    if (done > 0) {
+      so += done;
+      doff += done;
+      len -= done;
+    }
     if (dtype == DType.BFLOAT16) {
       for (int i = 0; i < len; i++) {
         int bits = Float.floatToRawIntBits(src[so + i]);
