@@ -106,8 +106,8 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     }
     if (input.dtype() != type) {
       throw new LossArgumentException(Cause.GRADIENT_BUFFER,
-          name + ": a " + type + " gradient buffer does not fit a " + input.dtype()
-          + " input");
+          name + ": a " + type + " gradient buffer does not fit a " + input.dtype() + " input"
+          + (input.dtype().isHalf() && type == DType.FLOAT32 ? " (autocast(true) gives a float32 gradient)" : ""));
     }
     if (length != input.numel()) {
       throw new LossArgumentException(Cause.GRADIENT_BUFFER,

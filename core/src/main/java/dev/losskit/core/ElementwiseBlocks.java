@@ -6,7 +6,9 @@ package dev.losskit.core;
  * A float32 call on the vector path hands each block to the kernel as arrays and offsets ({@link Span}): heap
  * arrays in place, buffer-backed tensors copied into per-thread scratch, and the gradient into the caller's array,
  * or into scratch then the caller's buffer. Block sums are added in block order, so results depend neither on
- * timing nor on the number of threads.
+ * timing nor on the number of threads. float16 and bfloat16 tensors take the same path, each block widened
+ * exactly into float32 scratch, the gradient rounded to the half dtype from float32 scratch by a
+ * {@link GradientSink} (on the scalar path, from double, once).
  */
 final class ElementwiseBlocks {
   private ElementwiseBlocks() {}

@@ -16,6 +16,12 @@ package dev.losskit.core;
  * indices and {@link VectorProbabilities} for class probabilities, within 1 ulp of the exact value; everything else
  * runs in double scalar code. The reference kernel
  * ({@link ReferenceCrossEntropy}) is the specification; tests prove this kernel against it.
+ *
+ * <p>float16 and bfloat16 inputs with class indices take the float32 paths: each row or block is widened exactly
+ * into per-thread float32 scratch ({@link Tensor#readFloats}), so no full-size float32 copy is made, and the
+ * gradient goes through a half {@link GradientSink}, each float32 element rounded to the half dtype (double scalar
+ * code rounds each element once from double). Weights are rounded to the half dtype and the loss is rounded once
+ * from double, as in the reference kernel.
  */
 final class FastCrossEntropy {
   private FastCrossEntropy() {}
