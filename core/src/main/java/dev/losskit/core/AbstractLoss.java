@@ -30,8 +30,9 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
   }
 
   /**
-   * {@return the tensor as the loss computes on it: under autocast a half tensor widened exactly to float32 (one
-   * full-size copy, as PyTorch's autocast makes), otherwise the tensor itself}
+   * {@return the tensor as the loss computes on it: under autocast a half tensor widened exactly to float32 (a
+   * full-size copy, as PyTorch's autocast makes; {@link #run} avoids it where a kernel reads the half input in
+   * place), otherwise the tensor itself}
    */
   private Tensor cast(Tensor t) {
     return autocast && t != null && t.dtype().isHalf() ? t.widenedToFloat32() : t;
@@ -49,7 +50,7 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
 
   @Override
   public final Tensor forward(Tensor input, Tensor target) {
-    return run(cast(input), cast(target), Request.lossOnly()).loss();
+    return run(input, target, Request.lossOnly()).loss();
   }
 
   @Override
@@ -57,12 +58,12 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     if (gradOutput == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": gradOutput must not be null");
     }
-    return run(cast(input), cast(target), Request.of(cast(gradOutput), false, true)).gradInput();
+    return run(input, target, Request.of(gradOutput, false, true)).gradInput();
   }
 
   @Override
   public final LossResult forwardBackward(Tensor input, Tensor target, Tensor gradOutput) {
-    return run(cast(input), cast(target), Request.of(cast(gradOutput), true, true));
+    return run(input, target, Request.of(gradOutput, true, true));
   }
 
   @Override
@@ -93,18 +94,15 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
     }
   }
 
-  private LossResult into(Tensor halfInput, Tensor halfTarget, Tensor halfGradOutput, Object gradInto, DType type,
-      int length) {
-    Tensor input = cast(halfInput);
-    Tensor target = cast(halfTarget);
-    Tensor gradOutput = cast(halfGradOutput);
+  private LossResult into(Tensor input, Tensor target, Tensor gradOutput, Object gradInto, DType type, int length) {
     if (gradInto == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": the gradient buffer must not be null");
     }
     if (input == null) {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, name + ": input and target must not be null");
     }
-    if (input.dtype() != type) {
+    DType result = autocast && input.dtype().isHalf() ? DType.FLOAT32 : input.dtype();
+    if (result != type) {
       throw new LossArgumentException(Cause.GRADIENT_BUFFER,
           name + ": a " + type + " gradient buffer does not fit a " + input.dtype() + " input"
           + (input.dtype().isHalf() && type == DType.FLOAT32 ? " (autocast(true) gives a float32 gradient)" : ""));
@@ -134,9 +132,23 @@ abstract sealed class AbstractLoss implements Loss permits CrossEntropyLoss, Nll
         : Tensor.of((double[]) gradInto, input.shape()));
   }
 
-  /** Every call's way in. */
+  /**
+   * Every call's way in. Under autocast a half input is read in place by a kernel that gives float32 results where
+   * the loss has one ({@link #readsHalfUnderAutocast}); otherwise the half tensors are widened to float32 first.
+   */
   private LossResult run(Tensor input, Tensor target, Request r) {
-    return compute(input, target, r);
+    if (autocast && input != null && input.dtype().isHalf() && readsHalfUnderAutocast(target)) {
+      return compute(input, cast(target), r.withGradOutput(cast(r.gradOutput())).asFloat32Result());
+    }
+    return compute(cast(input), cast(target), r.withGradOutput(cast(r.gradOutput())));
+  }
+
+  /**
+   * {@return whether {@link #compute} reads a half input with this target in place under autocast, giving float32
+   * results bit for bit those of the float32 input widened from it}
+   */
+  boolean readsHalfUnderAutocast(Tensor target) {
+    return false;
   }
 
   /**

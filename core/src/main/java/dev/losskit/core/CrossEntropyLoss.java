@@ -105,6 +105,11 @@ public final class CrossEntropyLoss extends AbstractLoss {
         : ReferenceCrossEntropy.indexTargets(p, options(), r);
   }
 
+  @Override
+  boolean readsHalfUnderAutocast(Tensor target) {
+    return target != null && !target.dtype().isFloating(); // class indices: the fused kernel reads half rows
+  }
+
   private ClassOptions options() {
     return new ClassOptions(reduction(), weight, ignoreIndex, labelSmoothing);
   }

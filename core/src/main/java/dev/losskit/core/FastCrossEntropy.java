@@ -37,7 +37,8 @@ final class FastCrossEntropy {
     Tensor gradOutput = r.gradOutput();
     boolean wantLoss = r.wantLoss();
     boolean wantGrad = r.wantGrad();
-    DType dtype = p.input.dtype();
+    // The results' dtype: the input's, or float32 for a half input under autocast (computed as for float32).
+    DType dtype = r.resultType(p.input.dtype());
     int positions = p.positions();
     int classes = p.classes;
     double[] w = weight == null ? null : ReferenceKernels.weightsFor(weight, classes, dtype);
@@ -60,7 +61,8 @@ final class FastCrossEntropy {
     // Half inputs read as float32 (widened exactly, a row or block at a time into scratch) and take the float32
     // kernels; their gradient goes through a half sink, each float32 element rounded to the half dtype.
     boolean half = dtype.isHalf();
-    boolean float32Vectors = (dtype == DType.FLOAT32 || half) && VectorSupport.AVAILABLE;
+    boolean float32Vectors = (dtype == DType.FLOAT32 || half) && p.input.dtype() != DType.FLOAT64
+        && VectorSupport.AVAILABLE;
     boolean vector = float32Vectors && classes >= VECTOR_MIN_CLASSES && p.inner == 1;
     // At least one class (an (N, 0, d...) input of all-ignored targets is valid, and has nothing to vectorise) and
     // at least one full vector of positions per item, whatever the lane count.

@@ -22,7 +22,7 @@ final class FastNll {
     Tensor gradOutput = r.gradOutput();
     boolean wantLoss = r.wantLoss();
     boolean wantGrad = r.wantGrad();
-    DType dtype = p.input.dtype();
+    DType dtype = r.resultType(p.input.dtype()); // float32 for a half input under autocast
     int positions = p.positions();
     int classes = p.classes;
     int inner = p.inner;

@@ -84,6 +84,11 @@ public final class NllLoss extends AbstractLoss {
     return ReferenceNll.run(p, options(), r);
   }
 
+  @Override
+  boolean readsHalfUnderAutocast(Tensor target) {
+    return true;
+  }
+
   private ClassOptions options() {
     return new ClassOptions(reduction(), weight, ignoreIndex, 0);
   }
