@@ -82,6 +82,10 @@ class BenchReportTest {
         r.add(row(Bench.SWEEP, "ce_fwd_bwd", List.of(n, c), n, c, impl, 0.1 * (impl.equals("libtorch") ? 5 : 1)));
       }
     }
+    for (String impl : new String[] {"losskit-core", "libtorch"}) {
+      r.add(new Result(Bench.LLM_VOCAB_BF16, "ce_fwd_bwd", llm, 4096, 32000, "bfloat16", impl, 2,
+          impl.equals("libtorch") ? 0.6 : 0.2, null, 10.9375, null)); // 3.00x libtorch
+    }
     List<Case> cases = List.of(
         new Case(Bench.LLM_VOCAB, "N=4096 C=32000", "class indices", null, "ms"),
         new Case(Bench.SMALL_BATCH, "N=32 C=10", "class indices", null, "us"),
@@ -92,7 +96,8 @@ class BenchReportTest {
         new Case(Bench.MULTILABEL, "4096×1000", "BCE with logits, pos_weight", "djl-builtin: no pos_weight", "ms"),
         new Case(Bench.TAGGING, "N=32 T=512 C=9", "class axis last", "DJL only", "us"),
         new Case(Bench.MLP_EPOCH, "MLP 784-128-10", "EasyTrain", "DJL only", "s"),
-        new Case(Bench.SWEEP, "C=10,1000,32000,128256", "class indices", null, "ms"));
+        new Case(Bench.SWEEP, "C=10,1000,32000,128256", "class indices", null, "ms"),
+        new Case(Bench.LLM_VOCAB_BF16, "N=4096 C=32000", "class indices, bfloat16 logits", null, "ms"));
     List<Floor> floors = List.of(new Floor("new_gradient_array", 4096, 32000, 0.05),
         new Floor("djl_gradient_injection", 4096, 32000, 0.1));
     return new Report(BANDWIDTH, r, "2 cores, test", floors, cases, false);
@@ -116,7 +121,8 @@ class BenchReportTest {
         assertTrue(o.has(key), key + " missing in " + o);
       }
       assertTrue(Bench.CASES.contains(o.get("case").getAsString()), o.toString());
-      assertEquals("float32", o.get("dtype").getAsString());
+      assertEquals(o.get("case").getAsString().equals(Bench.LLM_VOCAB_BF16) ? "bfloat16" : "float32",
+          o.get("dtype").getAsString());
       cases.add(o.get("case").getAsString());
     }
     assertEquals(Set.copyOf(Bench.CASES), cases);
@@ -124,7 +130,7 @@ class BenchReportTest {
     assertEquals(Bench.SEGMENTATION, seg.get("case").getAsString());
     assertEquals("[4,21,512,512]", seg.get("shape").toString());
     assertEquals(0.2, seg.get("median_s").getAsDouble());
-    assertEquals(8, json.getAsJsonArray("cases").size());
+    assertEquals(9, json.getAsJsonArray("cases").size());
     assertEquals("us", json.getAsJsonArray("cases").get(1).getAsJsonObject().get("unit").getAsString());
     assertEquals(2, json.getAsJsonArray("floors").size());
   }
@@ -144,6 +150,10 @@ class BenchReportTest {
     assertTrue(block(table, Bench.SEGMENTATION).contains("no class weights or ignore_index"));
     assertTrue(block(table, Bench.DISTILLATION).contains("sparseLabel=false, no label smoothing"));
     assertTrue(table.contains("new_gradient_array") && table.contains("djl_gradient_injection"), table);
+    String bf16 = block(table, Bench.LLM_VOCAB_BF16);
+    assertTrue(bf16.startsWith("== llm-vocab-bf16: N=4096 C=32000, bfloat16,"), bf16);
+    assertTrue(bf16.contains("3.00x libtorch"), bf16);
+    assertTrue(llm.startsWith("== llm-vocab: N=4096 C=32000, float32,"), llm);
   }
 
   /** The table's block of one case: from its header to the next blank line. */
