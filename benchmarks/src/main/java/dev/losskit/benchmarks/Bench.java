@@ -304,7 +304,7 @@ public final class Bench {
       Runnable auto = () -> autocast.forwardBackward(input, target);
       out.add(new Result(name, "ce_fwd_bwd", shape, n, c, "bfloat16", "losskit-core-autocast", Parallelism.get(),
           time(plan, auto), null, autocast.forward(input, target).getDouble(0),
-          "autocast(true): float32 loss and gradient, from a float32 copy of the input"));
+          "autocast(true): float32 loss and gradient, the bfloat16 input read in place"));
       Tensor widened = Tensor.of(x, n, c);
       Runnable f32 = () -> ce.forwardBackward(widened, target);
       out.add(new Result(name, "ce_fwd_bwd", shape, n, c, "float32", "losskit-core-float32", Parallelism.get(),
