@@ -42,7 +42,10 @@ public final class BenchReport {
         + " djl-builtin for the adapter)\n");
     for (Case c : r.cases()) {
       List<Result> rows = rows(r, c.name());
-      String dtype = rows.isEmpty() ? "float32" : rows.get(0).dtype();
+      // The case's dtype: that of most of its rows (llm-vocab-bf16 has one float32 row for comparison).
+      String dtype = rows.stream().collect(Collectors.groupingBy(Result::dtype, LinkedHashMap::new,
+          Collectors.counting())).entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey)
+          .orElse("float32");
       out.append(String.format(Locale.ROOT, "%n== %s: %s, %s, %s%n", c.name(), c.shape(), dtype, c.options()));
       if (c.note() != null) {
         out.append("   ").append(c.note()).append('\n');
