@@ -65,6 +65,9 @@ final class OnnxBackend implements Backend {
 
   @Override
   public String skipReason(LossCase c) {
+    if (c.dtype().isHalf()) {
+      return "PENDING: half-precision graphs";
+    }
     if (c.input().dim() < (c.elementwise() ? 1 : 2)) {
       return "the exported graphs take a batch dimension; an unbatched (C) input is not exported";
     }
