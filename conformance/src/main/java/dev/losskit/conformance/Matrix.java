@@ -66,7 +66,8 @@ public final class Matrix {
       BceLoss.NAME);
 
   static final List<Reduction> REDUCTIONS = List.of(Reduction.NONE, Reduction.MEAN, Reduction.SUM);
-  static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16);
+  /** The dtypes every combination runs in. */
+  public static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16);
   /** Class weights: none, or per class with a zero entry (on the last class). */
   static final List<Boolean> CLASS_WEIGHTS = List.of(false, true);
   /** ignore_index: the default (never hit), a class in range that some targets hit, a negative one they hit. */
