@@ -135,6 +135,12 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
   /** Whether the predictions hold a class axis (false for BCE). */
   abstract boolean hasClassAxis();
 
+  /**
+   * {@return the array's dtype in losskit's terms} Float16 is DJL's {@link DataType#FLOAT16}. Bfloat16 reaches DJL
+   * 0.35.1 only from TorchScript, as {@link DataType#UNKNOWN} (which int16 is too): it is recognised by libtorch's type
+   * promotion ({@link HalfPrecision#isBfloat16}). Any other dtype is refused with a one-line message, before any DJL
+   * call could pass it to native code.
+   */
   static DType dtype(NDArray a, String what, String loss) {
     DataType t = a.getDataType();
     switch (t) {
@@ -142,16 +148,27 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
         return DType.FLOAT32;
       case FLOAT64:
         return DType.FLOAT64;
+      case FLOAT16:
+        return DType.FLOAT16;
       case INT32:
         return DType.INT32;
       case INT64:
         return DType.INT64;
+      case UNKNOWN:
+        if (HalfPrecision.isBfloat16(a)) {
+          return DType.BFLOAT16;
+        }
+        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what + " must be " + DTYPES
+            + ", got a dtype DJL does not name (UNKNOWN, and not bfloat16: int16, for example) (shape "
+            + a.getShape() + ")");
       default:
-        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what
-            + " must be float32, float64, int32 or int64, got "
+        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what + " must be " + DTYPES + ", got "
             + t + " (shape " + a.getShape() + ")");
     }
   }
+
+  /** The dtypes the adapter reads. */
+  private static final String DTYPES = "float32, float64, float16, bfloat16, int32 or int64";
 
   /**
    * {@return the array's values as a tensor of {@code dtype} and {@code shape}, over the array's memory on the host:
