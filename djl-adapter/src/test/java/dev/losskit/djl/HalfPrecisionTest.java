@@ -425,4 +425,63 @@ class HalfPrecisionTest {
     assertEquals(DataType.UNKNOWN, b.getDataType());
     assertEquals(DType.BFLOAT16, TorchLoss.dtype(b, "predictions", "x"));
   }
+
+  /**
+   * Float targets for half predictions: PyTorch wants them in the input's dtype, so the adapter takes them in that
+   * dtype or as float32/float64, and rounds the latter as libtorch's {@code target.to(dtype)} does. A float64 target is
+   * converted through float32 there (c10's Half and BFloat16 are made from a float), which is a double rounding:
+   * 0.5 + 2^-12 + 2^-45 is 0.5 + 2^-11 rounded once to float16 but 0.5 through float32 (a tie, to even). Both paths
+   * round as libtorch does, and agree bit for bit with each other and with float16 labels of the rounded values.
+   */
+  @Test
+  void floatTargetsAreRoundedToTheHalfDtypeAsLibtorchDoes() {
+    double tricky = 0.5 + 0x1p-12 + 0x1p-45;
+    double viaFloat = Tensor.rounded(new double[] {(float) tricky}, DType.FLOAT16, 1).getDouble(0);
+    double once = Tensor.rounded(new double[] {tricky}, DType.FLOAT16, 1).getDouble(0);
+    assertEquals(0.5, viaFloat);
+    assertEquals(0.5 + 0x1p-11, once); // the two roundings differ here, so the test can tell them apart
+    NDArray libtorch = m.create(new double[] {tricky}).toType(DataType.FLOAT16, false);
+    assertEquals(viaFloat, read(libtorch)[0], "libtorch converts float64 to float16 through float32");
+
+    float[] v = {0.75f, -1.5f, 2.25f};
+    double[] y64 = {tricky, 0.25, 1.0 / 3};
+    float[] y32 = {(float) y64[0], (float) y64[1], (float) y64[2]};
+    List<double[]> results = new ArrayList<>();
+    for (Execution e : new Execution[] {Execution.CORE, Execution.ENGINE}) {
+      BceWithLogitsLoss loss = BceWithLogitsLoss.builder().reduction(Reduction.NONE).execution(e).build();
+      for (NDArray label : new NDArray[] {m.create(y64), m.create(y32),
+          m.create(y32).toType(DataType.FLOAT16, false)}) {
+        Run run = step(loss, DType.FLOAT16, v, new int[] {3}, label);
+        results.add(run.loss());
+        results.add(run.grad());
+      }
+    }
+    BceWithLogitsLoss loss = BceWithLogitsLoss.builder().reduction(Reduction.NONE).build();
+    double[] yRounded = new double[3];
+    for (int i = 0; i < 3; i++) {
+      yRounded[i] = Tensor.rounded(new double[] {y32[i]}, DType.FLOAT16, 1).getDouble(0);
+    }
+    LossResult core = loss.core().forwardBackward(Tensor.rounded(asDoubles(v), DType.FLOAT16, 3),
+        Tensor.rounded(yRounded, DType.FLOAT16, 3), null);
+    for (int i = 0; i < results.size(); i += 2) {
+      assertArrayEquals(core.loss().toDoubleArray(), results.get(i), "loss of run " + i / 2);
+      assertArrayEquals(core.gradInput().toDoubleArray(), results.get(i + 1), "gradient of run " + i / 2);
+    }
+  }
+
+  /** bfloat16 labels (from TorchScript too) are recognised as such for bfloat16 predictions, on both paths. */
+  @Test
+  void bfloat16LabelsForBfloat16Predictions() {
+    float[] v = {0.75f, -1.5f, 2.25f, 0.1f};
+    float[] y = {0.25f, 0.5f, 1f, 0.3f};
+    for (Execution e : new Execution[] {Execution.CORE, Execution.ENGINE}) {
+      BceWithLogitsLoss loss = BceWithLogitsLoss.builder().execution(e).build();
+      Run viaFloat = step(loss, DType.BFLOAT16, v, new int[] {4}, m.create(y));
+      NDArray bf = oracle.toBfloat16(m.create(y));
+      assertEquals(DataType.UNKNOWN, bf.getDataType());
+      Run viaBf16 = step(loss, DType.BFLOAT16, v, new int[] {4}, bf);
+      assertArrayEquals(viaFloat.loss(), viaBf16.loss(), e + " loss");
+      assertArrayEquals(viaFloat.grad(), viaBf16.grad(), e + " gradient");
+    }
+  }
 }
