@@ -484,4 +484,51 @@ class HalfPrecisionTest {
       assertArrayEquals(viaFloat.grad(), viaBf16.grad(), e + " gradient");
     }
   }
+
+  /**
+   * Channels-last half predictions give, on each path, the values of the same predictions in PyTorch's layout; and a
+   * 0-dim prediction (BCE with logits) keeps its shape through the widening and rounding.
+   */
+  @Test
+  void channelsLastAndZeroDimHalfPredictions() {
+    int n = 2;
+    int d = 3;
+    int cls = 5;
+    float[] last = values(cases().findFirst().orElseThrow());
+    float[] torchLayout = new float[n * d * cls];
+    for (int i = 0; i < n; i++) {
+      for (int p = 0; p < d; p++) {
+        for (int j = 0; j < cls; j++) {
+          torchLayout[(i * cls + j) * d + p] = last[(i * d + p) * cls + j];
+        }
+      }
+    }
+    long[] t = {0, 4, 2, 1, 3, 4};
+    for (DType dtype : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+      for (Execution e : new Execution[] {Execution.CORE, Execution.ENGINE}) {
+        CrossEntropyLoss cl = CrossEntropyLoss.builder().classAxis(-1).reduction(Reduction.NONE).execution(e).build();
+        CrossEntropyLoss pl = CrossEntropyLoss.builder().reduction(Reduction.NONE).execution(e).build();
+        Run a = step(cl, dtype, last, new int[] {n, d, cls}, m.create(t, new Shape(n, d)));
+        Run b = step(pl, dtype, torchLayout, new int[] {n, cls, d}, m.create(t, new Shape(n, d)));
+        assertArrayEquals(b.loss(), a.loss(), dtype + " " + e + " loss");
+        double[] back = new double[a.grad().length];
+        for (int i = 0; i < n; i++) {
+          for (int p = 0; p < d; p++) {
+            for (int j = 0; j < cls; j++) {
+              back[(i * d + p) * cls + j] = b.grad()[(i * cls + j) * d + p];
+            }
+          }
+        }
+        assertArrayEquals(back, a.grad(), dtype + " " + e + " gradient");
+
+        BceWithLogitsLoss scalar = BceWithLogitsLoss.builder().execution(e).build();
+        NDArray y = m.create(0.25f);
+        Run r = step(scalar, dtype, new float[] {-1.75f}, new int[0], y);
+        LossResult core = scalar.core().forwardBackward(Tensor.rounded(new double[] {-1.75}, dtype),
+            Tensor.rounded(new double[] {0.25}, dtype), null);
+        assertArrayEquals(core.loss().toDoubleArray(), r.loss(), dtype + " " + e + " 0-dim loss");
+        assertArrayEquals(core.gradInput().toDoubleArray(), r.grad(), dtype + " " + e + " 0-dim gradient");
+      }
+    }
+  }
 }
