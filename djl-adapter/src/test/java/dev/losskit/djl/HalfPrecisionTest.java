@@ -531,4 +531,21 @@ class HalfPrecisionTest {
       }
     }
   }
+
+  /** DJL's loss accumulators (which {@code EasyTrain} updates) read a half prediction's loss as DJL reads any loss. */
+  @Test
+  void djlAccumulatorsTakeHalfLosses() {
+    Case c = cases().findFirst().orElseThrow();
+    for (DType dtype : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+      for (Execution e : new Execution[] {Execution.CORE, Execution.ENGINE}) {
+        TorchLoss loss = c.make().apply(UnaryOperator.identity(), e);
+        Run run = step(loss, dtype, values(c), c.shape(), label(c));
+        NDArray x = m.create(values(c), new Shape(6, 5));
+        NDArray pred = dtype == DType.FLOAT16 ? x.toType(DataType.FLOAT16, false) : oracle.toBfloat16(x);
+        loss.addAccumulator("train");
+        loss.updateAccumulators(new String[] {"train"}, new NDList(label(c)), new NDList(pred));
+        assertEquals((float) run.loss()[0], loss.getAccumulator("train"), dtype + " " + e);
+      }
+    }
+  }
 }
