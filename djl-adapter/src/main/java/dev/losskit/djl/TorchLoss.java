@@ -19,6 +19,12 @@ import java.util.Arrays;
  * int32, int64 or whole-valued floats (DJL datasets often produce float labels), or, for cross-entropy, class
  * probabilities of the predictions' shape.
  *
+ * <p>Predictions may be float32, float64, float16 or bfloat16. Float16 ({@code DataType.FLOAT16}) gives a float16
+ * loss and gradient. Bfloat16 reaches DJL 0.35.1 only from TorchScript, as {@code DataType.UNKNOWN}; it is recognised
+ * by libtorch's type promotion, and its loss is returned as float32 holding the bfloat16 value exactly (DJL's
+ * {@code GradientCollector.backward} of a bfloat16 array ends the JVM), with its gradient in bfloat16. Class weights,
+ * {@code pos_weight} and float targets are rounded to the predictions' half dtype, as PyTorch holds them.
+ *
  * <p>{@link #evaluate} has no side effects, so DJL may call it more than once per batch (it does, for the loss
  * and for its accumulators). Labels are constants: no gradient flows to them.
  */
