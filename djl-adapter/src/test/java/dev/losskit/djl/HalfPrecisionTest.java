@@ -548,4 +548,24 @@ class HalfPrecisionTest {
       }
     }
   }
+
+  /**
+   * scikit-learn's log_loss has no half precision: the evaluator refuses half predictions in one line, before its
+   * softmax, which would pass the UNKNOWN dtype of a bfloat16 array to DJL's native code and end the JVM.
+   */
+  @Test
+  void logLossEvaluatorRefusesHalfPredictionsWithoutAborting() {
+    NDArray x = m.create(new float[] {0.5f, -1f, 2f, 0.25f, 1f, -0.5f}, new Shape(2, 3));
+    NDList labels = new NDList(m.create(new long[] {0, 2}));
+    for (boolean logits : new boolean[] {true, false}) {
+      LogLossEvaluator ev = LogLossEvaluator.builder().classes(3).fromLogits(logits).build();
+      for (NDArray pred : new NDArray[] {x.toType(DataType.FLOAT16, false), oracle.toBfloat16(x)}) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> ev.evaluate(labels, new NDList(pred)));
+        String dtype = pred.getDataType() == DataType.FLOAT16 ? "float16" : "bfloat16";
+        assertEquals("log_loss: y_pred of dtype " + dtype
+            + " is not supported: give float32 or float64 (scikit-learn has no bfloat16)", e.getMessage());
+      }
+    }
+  }
 }
