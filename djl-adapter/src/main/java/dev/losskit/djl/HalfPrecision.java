@@ -68,7 +68,9 @@ final class HalfPrecision {
     NDArray empty = emptySlice(like);
     NDArray zero = empty.sum(); // 0-dim 0 of like's dtype
     empty.close();
-    NDArray out = zero.broadcast(shape).duplicate();
+    NDArray expanded = zero.broadcast(shape);
+    NDArray out = expanded.duplicate();
+    expanded.close();
     zero.close();
     return out;
   }
