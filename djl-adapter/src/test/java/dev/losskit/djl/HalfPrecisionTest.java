@@ -568,4 +568,13 @@ class HalfPrecisionTest {
       }
     }
   }
+
+  /** AUTO sends half predictions of 8192 elements or more to the engine path (the core's half kernels are slow). */
+  @Test
+  void autoTakesTheEnginePathForLargeHalfPredictions() {
+    assertTrue(TorchLoss.halfOnEngine(DataType.FLOAT16, TorchLoss.ENGINE_MIN_ELEMENTS));
+    assertTrue(TorchLoss.halfOnEngine(DataType.UNKNOWN, TorchLoss.ENGINE_MIN_ELEMENTS));
+    assertFalse(TorchLoss.halfOnEngine(DataType.FLOAT16, TorchLoss.ENGINE_MIN_ELEMENTS - 1));
+    assertFalse(TorchLoss.halfOnEngine(DataType.FLOAT32, 1L << 20));
+  }
 }
