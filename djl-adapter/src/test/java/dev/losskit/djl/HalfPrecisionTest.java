@@ -577,4 +577,47 @@ class HalfPrecisionTest {
     assertFalse(TorchLoss.halfOnEngine(DataType.FLOAT16, TorchLoss.ENGINE_MIN_ELEMENTS - 1));
     assertFalse(TorchLoss.halfOnEngine(DataType.FLOAT32, 1L << 20));
   }
+
+  /**
+   * Class indices as half floats (whole-valued) act as int64 indices on both paths; a fractional one is refused in
+   * one line naming it. Non-finite half predictions move the core-backed path to the engine's, which gives
+   * libtorch's non-finite values: the same as the engine path's own.
+   */
+  @Test
+  void halfFloatLabelsAndNonFinitePredictions() {
+    Case c = cases().findFirst().orElseThrow();
+    float[] v = values(c);
+    float[] whole = new float[c.indices().length];
+    for (int i = 0; i < whole.length; i++) {
+      whole[i] = c.indices()[i];
+    }
+    for (DType dtype : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+      for (Execution e : new Execution[] {Execution.CORE, Execution.ENGINE}) {
+        TorchLoss loss = c.make().apply(UnaryOperator.identity(), e);
+        Run byIndex = step(loss, dtype, v, c.shape(), label(c));
+        NDArray halfLabels = dtype == DType.FLOAT16 ? m.create(whole).toType(DataType.FLOAT16, false)
+            : oracle.toBfloat16(m.create(whole));
+        Run byFloat = step(loss, dtype, v, c.shape(), halfLabels);
+        assertArrayEquals(byIndex.loss(), byFloat.loss(), dtype + " " + e);
+        assertArrayEquals(byIndex.grad(), byFloat.grad(), dtype + " " + e);
+
+        float[] frac = whole.clone();
+        frac[2] = 1.5f;
+        NDArray bad = dtype == DType.FLOAT16 ? m.create(frac).toType(DataType.FLOAT16, false)
+            : oracle.toBfloat16(m.create(frac));
+        IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+            () -> step(loss, dtype, v, c.shape(), bad));
+        assertTrue(ex.getMessage().startsWith("cross_entropy: label 1.5 at index 2 is not a whole number"),
+            ex.getMessage());
+      }
+      float[] inf = v.clone();
+      inf[3] = Float.POSITIVE_INFINITY;
+      inf[7] = Float.NaN;
+      Run core = step(c.make().apply(UnaryOperator.identity(), Execution.CORE), dtype, inf, c.shape(), label(c));
+      Run engine = step(c.make().apply(UnaryOperator.identity(), Execution.ENGINE), dtype, inf, c.shape(), label(c));
+      assertTrue(Double.isNaN(core.loss()[0]), "loss " + core.loss()[0]);
+      assertArrayEquals(engine.loss(), core.loss(), dtype + " non-finite loss");
+      assertArrayEquals(engine.grad(), core.grad(), dtype + " non-finite gradient");
+    }
+  }
 }
