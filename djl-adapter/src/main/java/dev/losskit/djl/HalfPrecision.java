@@ -35,9 +35,10 @@ final class HalfPrecision {
 
   /**
    * {@return whether an array that DJL reports as {@link DataType#UNKNOWN} is bfloat16} libtorch's type promotion
-   * tells: bfloat16 + float16 is float32, and bfloat16 is the only dtype DJL 0.35.1 reports as UNKNOWN for which it is
-   * (int16, uint16 and the other integral types give float16; complex types a complex type). The sum runs on an empty
-   * slice, so it costs no arithmetic and works for empty arrays too.
+   * tells: bfloat16 + float16 is float32, and by PyTorch's promotion rules bfloat16 is the only dtype DJL 0.35.1
+   * reports as UNKNOWN for which it is (an integral type gives float16, as measured for int16, a complex type a complex
+   * type; a type libtorch cannot add throws, and is not bfloat16 either). The sum runs on an empty slice, so it costs
+   * no arithmetic and works for empty arrays too.
    */
   static boolean isBfloat16(NDArray a) {
     NDManager m = a.getManager();
