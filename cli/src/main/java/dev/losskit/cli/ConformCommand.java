@@ -7,6 +7,7 @@ import dev.losskit.conformance.ConformanceReport;
 import dev.losskit.conformance.ConformanceRunner;
 import dev.losskit.conformance.Matrix;
 import dev.losskit.conformance.TorchOracle;
+import dev.losskit.core.DType;
 import dev.losskit.onnx.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -39,8 +40,12 @@ final class ConformCommand implements Callable<Integer> {
   boolean quick;
 
   @Option(names = "--losses", split = ",", paramLabel = "L",
-      description = "Losses to check (default: all): cross_entropy, nll_loss, bce_with_logits.")
+      description = "Losses to check (default: all): cross_entropy, nll_loss, bce_with_logits, bce.")
   List<String> losses;
+
+  @Option(names = "--dtypes", split = ",", paramLabel = "D",
+      description = "Dtypes to check (default: all): float32, float64, float16, bfloat16.")
+  List<String> dtypes;
 
   @Option(names = "--backends", split = ",", paramLabel = "B",
       description = "Backends to check (default: all): core, core-reference, djl-core, djl-engine, onnx-op,"
@@ -64,6 +69,19 @@ final class ConformCommand implements Callable<Integer> {
         }
       }
     }
+    List<DType> chosenDtypes = null;
+    if (dtypes != null) {
+      chosenDtypes = new java.util.ArrayList<>();
+      for (String d : dtypes) {
+        DType t = Matrix.DTYPES.stream().filter(x -> x.pytorchName().equals(d)).findFirst().orElse(null);
+        if (t == null) {
+          err.println(name + ": unknown dtype '" + d + "': valid dtypes are " + String.join(", ",
+              Matrix.DTYPES.stream().map(DType::pytorchName).toList()));
+          return Main.EXIT_USAGE;
+        }
+        chosenDtypes.add(t);
+      }
+    }
     List<Backend> chosen;
     try {
       chosen = backends == null ? Backends.all() : Backends.byNames(backends);
@@ -78,7 +96,9 @@ final class ConformCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
 
-    List<Matrix.Combination> combos = Matrix.select(Matrix.all(), losses, quick);
+    List<DType> keep = chosenDtypes;
+    List<Matrix.Combination> combos = Matrix.select(Matrix.all(), losses, quick).stream()
+        .filter(c -> keep == null || keep.contains(c.dtype())).toList();
     ConformanceReport report;
     try (TorchOracle oracle = TorchOracle.open()) {
       Progress progress = new Progress(err, System.console() != null);

@@ -32,6 +32,29 @@ class ConformCommandTest {
   }
 
   @Test
+  void anUnknownDtypeExitsTwoAndADtypeSelectionRunsOnlyThatDtype() throws Exception {
+    Run bad = VerifyCommandTest.run("conform", "--dtypes", "float32,float8", "--out", dir.toString());
+    assertEquals(2, bad.code());
+    assertEquals(1, bad.err().size(), bad.err().toString());
+    assertTrue(bad.err().get(0).contains("'float8'") && bad.err().get(0).contains("bfloat16"), bad.err().get(0));
+
+    Path out = dir.resolve("half");
+    Run r = VerifyCommandTest.run("conform", "--quick", "--losses", "nll_loss", "--dtypes", "bfloat16",
+        "--backends", "core", "--out", out.toString());
+    assertEquals(0, r.code(), String.join("\n", r.out()) + String.join("\n", r.err()));
+    String table = String.join("\n", r.out());
+    assertTrue(table.contains("bfloat16 accuracy, core: at least as close to libtorch float64 as libtorch bfloat16"),
+        table);
+    assertFalse(table.contains("float32 accuracy"), table);
+    var cases = JsonParser.parseString(Files.readString(out.resolve("conformance.json"))).getAsJsonObject()
+        .getAsJsonArray("cases");
+    assertTrue(cases.size() > 10, "cases: " + cases.size());
+    for (JsonElement e : cases) {
+      assertEquals("bfloat16", e.getAsJsonObject().get("dtype").getAsString());
+    }
+  }
+
+  @Test
   void aQuickRunPrintsTheTableAndWritesThreeReports() throws Exception {
     Path out = dir.resolve("reports");
     Run r = VerifyCommandTest.run("conform", "--quick", "--losses", "nll_loss,bce_with_logits", "--out",

@@ -17,9 +17,10 @@ import java.util.Map;
  * @param maxRelError the loss's largest relative error, or null
  * @param gradMaxAbsError the gradient's largest absolute error, or null
  * @param gradMaxRelError the gradient's largest relative error, or null
- * @param errorVsFloat64 for float32: the backend's largest absolute error (loss and gradient) against libtorch in
- *     float64 on the same values, or null
- * @param libtorchErrorVsFloat64 for float32: libtorch float32's own error against float64, or null
+ * @param errorVsFloat64 for float32, float16 and bfloat16: the backend's largest absolute error (loss and gradient)
+ *     against libtorch in float64 on the same values, or null
+ * @param libtorchErrorVsFloat64 for float32, float16 and bfloat16: libtorch's own error at that dtype against
+ *     float64, or null (NaN where libtorch has no kernel for the half dtype)
  * @param reason why it failed or was skipped, or a remark on a pass; null otherwise
  */
 public record CaseResult(

@@ -94,32 +94,68 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
     out.printf(Locale.ROOT, "libtorch %s: %d combinations (%d valid, %d rejected by libtorch), forward and gradient%n",
         libtorch, combinations(), validCombinations(), combinations() - validCombinations());
     for (String b : backends()) {
-      out.println(accuracyLine(b));
+      accuracyLines(b).forEach(out::println);
     }
     out.flush();
     return sw.toString();
   }
 
-  /** How a backend's float32 error against libtorch float64 compares with libtorch float32's own. */
-  String accuracyLine(String backend) {
+  /**
+   * How a backend's error against libtorch float64 compares with libtorch's own, one line for each dtype narrower
+   * than float64 that the results hold.
+   */
+  List<String> accuracyLines(String backend) {
+    List<String> lines = new ArrayList<>();
+    for (DType dtype : List.of(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16)) {
+      String line = accuracyLine(backend, dtype);
+      if (line != null) {
+        lines.add(line);
+      }
+    }
+    return lines;
+  }
+
+  /**
+   * How a backend's error against libtorch float64 compares with libtorch's own at one dtype.
+   *
+   * @return the line, or null when no result of the backend at that dtype has both errors
+   */
+  String accuracyLine(String backend, DType dtype) {
     int n = 0;
     int asGood = 0;
+    int overflow = 0;
+    int alone = 0;
     double worstMine = 0;
     double worstTorch = 0;
+    String name = dtype.pytorchName();
     for (CaseResult r : results) {
-      if (r.backend().equals(backend) && r.errorVsFloat64() != null && !r.errorVsFloat64().isNaN()
-          && !r.libtorchErrorVsFloat64().isNaN()) {
-        n++;
-        if (r.errorVsFloat64() <= r.libtorchErrorVsFloat64()) {
-          asGood++;
-        }
+      if (!r.backend().equals(backend) || r.dtype() != dtype || r.errorVsFloat64() == null
+          || r.errorVsFloat64().isNaN()) {
+        continue;
+      }
+      if (r.libtorchErrorVsFloat64() == null || r.libtorchErrorVsFloat64().isNaN()) {
+        alone++; // libtorch has no kernel for it: judged against float64 alone
+        continue;
+      }
+      n++;
+      if (r.errorVsFloat64() <= r.libtorchErrorVsFloat64()) {
+        asGood++;
+      }
+      if (Double.isInfinite(r.errorVsFloat64()) && Double.isInfinite(r.libtorchErrorVsFloat64())) {
+        overflow++; // both overflow the dtype's range where float64 does not: equally far
+      } else {
         worstMine = Math.max(worstMine, r.errorVsFloat64());
         worstTorch = Math.max(worstTorch, r.libtorchErrorVsFloat64());
       }
     }
-    return String.format(Locale.ROOT, "float32 accuracy, %s: at least as close to libtorch float64 as libtorch float32"
-        + " in %d of %d combinations; largest error %s (libtorch float32: %s)", backend, asGood, n, sci(worstMine),
-        sci(worstTorch));
+    if (n == 0 && alone == 0) {
+      return null;
+    }
+    return String.format(Locale.ROOT, "%s accuracy, %s: at least as close to libtorch float64 as libtorch %s"
+        + " in %d of %d combinations; largest error %s (libtorch %s: %s)%s%s", name, backend, name, asGood, n,
+        sci(worstMine), name, sci(worstTorch),
+        overflow == 0 ? "" : "; " + overflow + " where both overflow " + name + " and float64 does not",
+        alone == 0 ? "" : "; " + alone + " judged against float64 alone (libtorch has no " + name + " kernel)");
   }
 
   // ---- JSON ----------------------------------------------------------------------------------------------------
@@ -204,10 +240,10 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
           r.passed(), r.failed(), r.skipped());
     }
     out.println();
-    out.println("float32 accuracy, measured against libtorch float64 on the same values:");
+    out.println("Accuracy, measured against libtorch float64 on the same values:");
     out.println();
     for (String b : backends()) {
-      out.println("- " + accuracyLine(b).replace("float32 accuracy, ", ""));
+      accuracyLines(b).forEach(l -> out.println("- " + l));
     }
     List<CaseResult> failed = results.stream().filter(r -> !r.ok()).toList();
     if (!failed.isEmpty()) {
@@ -271,7 +307,7 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
     }
     StringBuilder accuracy = new StringBuilder();
     for (String b : backends()) {
-      accuracy.append("<li>").append(esc(accuracyLine(b).replace("float32 accuracy, ", ""))).append("</li>\n");
+      accuracyLines(b).forEach(l -> accuracy.append("<li>").append(esc(l)).append("</li>\n"));
     }
     String page = HTML
         .replace("$LIBTORCH", esc(libtorch))
@@ -329,23 +365,25 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
       </style></head><body>
       <h1>losskit conformance against libtorch $LIBTORCH</h1>
       <div class="sub">$HEADLINE. Forward values and gradients, compared at PyTorch's default tolerances
-      (float32 rtol 1.3e-6, atol 1e-5; float64 rtol 1e-7, atol 1e-7).</div>
+      (float32 rtol 1.3e-6, atol 1e-5; float64 rtol 1e-7, atol 1e-7; float16 rtol 1e-3, atol 1e-5; bfloat16 rtol 1.6e-2,
+      atol 1e-5).</div>
       <table><thead><tr><th>loss</th><th>backend</th><th>combinations</th><th>passed</th><th>failed</th>
       <th>skipped</th></tr></thead><tbody>
       $SUMMARY</tbody></table>
-      <h2>float32 accuracy, against libtorch float64 on the same values</h2><ul>
+      <h2>Accuracy, against libtorch float64 on the same values</h2><ul>
       $ACCURACY</ul>
       <h2>Heat map: largest absolute error per combination and backend</h2>
-      <div class="legend">Each cell shows the largest absolute error, loss and gradient together: for float32, against
-      libtorch float64 on the same values; for float64, against libtorch. Colour: that error as a fraction of PyTorch's
-      atol for the dtype (float32 1e-5, float64 1e-7). <span style="background:#1b7f3b">exact</span><span
+      <div class="legend">Each cell shows the largest absolute error, loss and gradient together: for float32, float16 and
+      bfloat16, against libtorch float64 on the same values; for float64, against libtorch. Colour: that error as a
+      fraction of a scale for the dtype (PyTorch's atol for float32, 1e-5, and float64, 1e-7; its rtol for float16,
+      1e-3, and bfloat16, 1.6e-2). <span style="background:#1b7f3b">exact</span><span
       style="background:#3a9d52">&lt; 0.1%</span><span style="background:#7fbf4d">&lt; 10%</span><span
       style="background:#c9b53a">&lt; 100%</span><span style="background:#e08a2e">&ge; atol</span><span
       style="background:#b3261e">fail</span><span style="background:#8a9099">skip</span><span
       style="background:#4a5a7a">both reject</span></div>
       <div class="controls"><input id="q" placeholder="filter, e.g. ls=0.1 or shape=(3,4,2)">
       <select id="loss"><option value="">every loss</option></select>
-      <select id="dtype"><option value="">every dtype</option><option>float32</option><option>float64</option></select>
+      <select id="dtype"><option value="">every dtype</option><option>float32</option><option>float64</option><option>float16</option><option>bfloat16</option></select>
       <select id="status"><option value="">every status</option><option>pass</option><option>fail</option>
       <option>skip</option><option value="reject">both reject</option></select><span id="count"></span></div>
       <table id="map"><thead><tr id="head"><th>combination</th></tr></thead><tbody id="rows"></tbody></table>
@@ -353,13 +391,13 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
       const DATA = $DATA;
       const BACKENDS = "$BACKENDS".split(",");
       const head = document.getElementById("head");
-      for (const b of BACKENDS.concat(["libtorch float32"])) { const th = document.createElement("th"); th.textContent = b; head.appendChild(th); }
+      for (const b of BACKENDS.concat(["libtorch, same dtype"])) { const th = document.createElement("th"); th.textContent = b; head.appendChild(th); }
       const losses = [...new Set(DATA.map(d => d.loss))];
       const lossSel = document.getElementById("loss");
       for (const l of losses) { const o = document.createElement("option"); o.textContent = l; lossSel.appendChild(o); }
       function num(v) { return typeof v === "string" ? Number(v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : NaN) : v; }
       function color(v, dtype) { if (v === null || v === undefined) return "#8a9099"; v = num(v); if (isNaN(v)) return "#e08a2e";
-        const r = v / (dtype === "float32" ? 1e-5 : 1e-7);
+        const r = v / ({float32: 1e-5, float16: 1e-3, bfloat16: 1.6e-2}[dtype] || 1e-7);
         return r === 0 ? "#1b7f3b" : r < 1e-3 ? "#3a9d52" : r < 1e-1 ? "#7fbf4d" : r < 1 ? "#c9b53a" : "#e08a2e"; }
       function fmt(v) { v = num(v); return v === null || v === undefined ? "" : v === 0 ? "0" : isNaN(v) ? "NaN" : v.toExponential(1); }
       function render() {
@@ -382,7 +420,7 @@ public record ConformanceReport(String libtorch, List<CaseResult> results) {
           }
           const t = document.createElement("td"); t.className = "cell";
           t.style.background = d.torch === null ? "#c8ccd2" : color(d.torch, d.dtype); t.textContent = d.torch === null ? "n/a" : fmt(d.torch);
-          t.title = "libtorch float32's own error against libtorch float64"; tr.appendChild(t);
+          t.title = "libtorch's own error at this dtype against libtorch float64"; tr.appendChild(t);
           rows.appendChild(tr);
         }
         document.getElementById("count").textContent = shown + " of " + DATA.length + " combinations";

@@ -1,16 +1,18 @@
 package dev.losskit.conformance;
 
 import dev.losskit.conformance.Matrix.Combination;
+import dev.losskit.core.BceLoss;
 import dev.losskit.core.DType;
 import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
+import dev.losskit.core.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Runs combinations through libtorch and every backend, and judges each backend by one routine: forward values and
  * gradients against libtorch at the same dtype with PyTorch's default tolerances, error parity for inputs libtorch
- * rejects, and, for float32, the error of both against libtorch in float64 on the same values.
+ * rejects, and, for float32, float16 and bfloat16, the error of both against libtorch in float64 on the same values.
  */
 public final class ConformanceRunner {
   private ConformanceRunner() {}
@@ -41,14 +43,75 @@ public final class ConformanceRunner {
     List<CaseResult> out = new ArrayList<>(combos.size() * backends.size());
     int done = 0;
     for (Combination c : combos) {
-      Outcome torch = oracle.run(c.call());
-      Outcome torch64 = c.dtype() == DType.FLOAT32 && !torch.failed() ? oracle.run(c.call().toFloat64()) : null;
+      Reference ref = reference(oracle, c);
       for (Backend b : backends) {
-        out.add(judge(c, b, torch, torch64));
+        out.add(judge(c, b, ref.torch(), ref.torch64()));
       }
       progress.update(++done, combos.size());
     }
     return out;
+  }
+
+  /**
+   * libtorch's answers for one combination.
+   *
+   * @param torch libtorch's outcome at the combination's dtype
+   * @param torch64 libtorch's outcome in float64 on the same values, for a narrower dtype; else null
+   */
+  public record Reference(Outcome torch, Outcome torch64) {}
+
+  /**
+   * Runs a combination in libtorch: at its dtype, and, for a dtype narrower than float64, in float64 on the same
+   * values (when libtorch accepted it, or has no kernel for the half dtype).
+   *
+   * @param oracle libtorch
+   * @param c the combination
+   * @return libtorch's answers
+   */
+  public static Reference reference(TorchOracle oracle, Combination c) {
+    Outcome torch = oracle.run(c.call());
+    boolean narrower = c.dtype() != DType.FLOAT64;
+    Outcome torch64 = narrower && (!torch.failed() || noKernel(c, torch)) ? oracle.run(c.call().toFloat64()) : null;
+    if (torch64 != null && !torch64.failed() && c.loss().equals(BceLoss.NAME)) {
+      torch64 = Outcome.values(torch64.loss(), atDtypeEpsilon(c.call().input(), torch64.grad()));
+    }
+    return new Reference(torch, torch64);
+  }
+
+  /**
+   * BCELoss's gradient from libtorch float64, restated for the input's dtype. libtorch divides by
+   * \( \max((1-x)\,x,\ \varepsilon) \) with \( \varepsilon \) = {@code scalar_t(EPSILON)}, {@code EPSILON} being the
+   * float {@code 1e-12f}: that value in float32 and float64, but rounded further in a half dtype (to 0 in float16),
+   * so where the clamp acts (a probability of 0 or 1) the float64 run answers another question. Each element is its float64 value times
+   * \( \max(q, 10^{-12}) / \max(q, \varepsilon_d) \), \( q = (1-x)\,x \) in float64: exactly 1 where neither clamp acts,
+   * the ratio of the two divisors otherwise (infinite for float16's 0, as libtorch's own float16 division by 0).
+   *
+   * @param input the half, float32 or float64 probabilities
+   * @param grad libtorch float64's gradient
+   * @return the gradient with the input dtype's clamp
+   */
+  static Tensor atDtypeEpsilon(Tensor input, Tensor grad) {
+    double eps = Tensor.rounded(new double[] {BceLoss.EPSILON}, input.dtype()).getDouble(0);
+    double[] g = grad.toDoubleArray();
+    for (int i = 0; i < g.length; i++) {
+      double x = input.getDouble(i);
+      double q = (1 - x) * x;
+      double mine = Math.max(q, eps);
+      double f64 = Math.max(q, BceLoss.EPSILON);
+      if (mine != f64) {
+        g[i] = g[i] * f64 / mine;
+      }
+    }
+    return Tensor.of(g, grad.shape());
+  }
+
+  /**
+   * {@return whether libtorch failed a half-precision combination for want of a CPU kernel ("not implemented for
+   * 'Half'"), which says nothing about the input}
+   */
+  static boolean noKernel(Combination c, Outcome torch) {
+    return c.dtype().isHalf() && torch.failed() && torch.error() != null
+        && torch.error().contains("not implemented for");
   }
 
   /**
@@ -68,6 +131,17 @@ public final class ConformanceRunner {
    * @return the result
    */
   public static CaseResult judge(Combination c, Backend b, Outcome torch, Outcome torch64) {
+    if (noKernel(c, torch)) {
+      if (torch64 == null) {
+        return result(c, b, "fail", true, null, null, null, null, "libtorch has no " + c.dtype().pytorchName()
+            + " kernel for it (" + torch.error() + ") and it was not run in float64");
+      }
+      if (!torch64.failed()) {
+        return againstFloat64Alone(c, b, torch, torch64);
+      }
+      torch = torch64; // libtorch rejects the input itself, in float64: every backend must reject it too
+      torch64 = null;
+    }
     String mislabel = mislabel(c, torch);
     if (mislabel != null) {
       return result(c, b, "fail", !torch.failed(), null, null, null, null, mislabel);
@@ -108,13 +182,48 @@ public final class ConformanceRunner {
     int moreAccurate = loss.moreAccurate() + grad.moreAccurate();
     String reason = !loss.passed() ? loss.detail()
         : !grad.passed() ? grad.detail()
-        : moreAccurate > 0 ? moreAccurate + " element(s) outside the tolerance of libtorch float32 but closer to"
-            + " libtorch float64 than it is"
+        : moreAccurate > 0 ? moreAccurate + " element(s) outside the tolerance of libtorch "
+            + c.dtype().pytorchName() + " but closer to libtorch float64 than it is"
         : null;
     return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), pass ? "pass" : "fail", true,
         loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(),
         torch64 == null ? null : Math.max(loss.errorVsOracle(), grad.errorVsOracle()),
         torch64 == null ? null : Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle()), reason);
+  }
+
+  /**
+   * Judges a half-precision combination that libtorch has no CPU kernel for against libtorch float64 alone, at the
+   * half dtype's tolerance: the values a correct half implementation gives are float64's, rounded.
+   */
+  private static CaseResult againstFloat64Alone(Combination c, Backend b, Outcome torch, Outcome torch64) {
+    String why = "libtorch has no " + c.dtype().pytorchName() + " CPU kernel for it (" + torch.error()
+        + "): judged against libtorch float64 alone";
+    String skip = b.skipReason(c.call());
+    if (skip != null) {
+      return result(c, b, "skip", true, null, null, null, null, skip);
+    }
+    Outcome mine;
+    try {
+      mine = b.run(c.call());
+    } catch (RuntimeException e) {
+      mine = Outcome.threw(e);
+    }
+    if (mine.failed()) {
+      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.describe()
+          + "; " + why);
+    }
+    if (mine.loss().dtype() != c.dtype() || mine.grad().dtype() != c.dtype()) {
+      return result(c, b, "fail", true, null, null, null, null, b.name() + " returned " + mine.loss().dtype()
+          + " loss and " + mine.grad().dtype() + " gradient for " + c.dtype().pytorchName() + " input; " + why);
+    }
+    Tolerance tol = Tolerance.defaultFor(c.dtype());
+    Comparison loss = Comparison.of("loss", mine.loss(), torch64.loss(), tol);
+    Comparison grad = Comparison.of("grad", mine.grad(), torch64.grad(), tol);
+    boolean pass = loss.passed() && grad.passed();
+    String reason = !loss.passed() ? loss.detail() + "; " + why : !grad.passed() ? grad.detail() + "; " + why : why;
+    return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), pass ? "pass" : "fail", true,
+        loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(),
+        Math.max(loss.maxAbsError(), grad.maxAbsError()), Double.NaN, reason);
   }
 
   /**

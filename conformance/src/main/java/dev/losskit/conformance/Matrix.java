@@ -22,8 +22,8 @@ import java.util.stream.Collectors;
  * inputs libtorch rejects. A new axis value is one entry in a list, never a new test.
  *
  * <p>Each combination's inputs are drawn from a generator seeded by its id, so a combination means the same
- * numbers on every run and every machine. float32 inputs are float64 draws rounded once, so the float64 run of a
- * float32 combination sees exactly the same values.
+ * numbers on every run and every machine. float32, float16 and bfloat16 inputs are float64 draws rounded once, so
+ * the float64 run of such a combination sees exactly the same values.
  */
 public final class Matrix {
   private Matrix() {}
@@ -66,7 +66,8 @@ public final class Matrix {
       BceLoss.NAME);
 
   static final List<Reduction> REDUCTIONS = List.of(Reduction.NONE, Reduction.MEAN, Reduction.SUM);
-  static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.FLOAT64);
+  /** The dtypes every combination runs in. */
+  public static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16);
   /** Class weights: none, or per class with a zero entry (on the last class). */
   static final List<Boolean> CLASS_WEIGHTS = List.of(false, true);
   /** ignore_index: the default (never hit), a class in range that some targets hit, a negative one they hit. */
@@ -307,7 +308,7 @@ public final class Matrix {
 
   /**
    * Inputs libtorch rejects, each with the cause losskit must reject it with: every backend must reject them too.
-   * One reduction each, both dtypes.
+   * One reduction each, every dtype.
    */
   private static void rejected(List<Combination> out) {
     int[] c4 = {3, 4};
@@ -458,10 +459,13 @@ public final class Matrix {
     return out;
   }
 
-  /** The float tensor of the given dtype, rounding each draw once for float32. */
+  /** The float tensor of the given dtype, rounding each draw once for float32, float16 and bfloat16. */
   static Tensor tensor(DType dtype, double[] values, int[] shape) {
     if (dtype == DType.FLOAT64) {
       return Tensor.of(values, shape);
+    }
+    if (dtype.isHalf()) {
+      return Tensor.rounded(values, dtype, shape);
     }
     float[] f = new float[values.length];
     for (int i = 0; i < f.length; i++) {

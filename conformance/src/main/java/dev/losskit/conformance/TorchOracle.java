@@ -62,6 +62,10 @@ public final class TorchOracle implements AutoCloseable {
    */
   public static TorchOracle open() throws IOException {
     Path dir = Files.createTempDirectory("losskit-oracle");
+    return new TorchOracle(load(dir), dir);
+  }
+
+  private static Model load(Path dir) throws IOException {
     try (InputStream in = TorchOracle.class.getResourceAsStream(RESOURCE)) {
       if (in == null) {
         throw new IOException("missing resource " + RESOURCE);
@@ -75,7 +79,47 @@ public final class TorchOracle implements AutoCloseable {
       model.close();
       throw new IOException("cannot load the TorchScript oracle: " + e.getMessage(), e);
     }
-    return new TorchOracle(model, dir);
+    return model;
+  }
+
+  /**
+   * The oracle's {@code cast} method, loaded once for the JVM: the only way to make a bfloat16 array in DJL 0.35.1,
+   * whose native dtype table has no bfloat16 (passing {@code DataType.BFLOAT16} to it aborts the JVM).
+   */
+  private static final class Caster {
+    /** Held for the JVM's life: DJL frees a model's module when the model is finalized. */
+    static final Model MODEL = open();
+    static final PtSymbolBlock BLOCK = (PtSymbolBlock) MODEL.getBlock();
+
+    private static Model open() {
+      try {
+        Path dir = Files.createTempDirectory("losskit-cast");
+        Model model = load(dir);
+        Files.deleteIfExists(dir.resolve("torch_oracle.pt"));
+        Files.deleteIfExists(dir);
+        return model;
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+  }
+
+  /**
+   * The values of a float32 array in bfloat16, made by libtorch. A bfloat16 array has {@code DataType.UNKNOWN} in
+   * DJL 0.35.1; only calls that pass no dtype to the engine may be made on it.
+   *
+   * @param f a float32 array whose values are bfloat16 values (the cast is then exact)
+   * @return a new bfloat16 array in {@code f}'s manager
+   */
+  static NDArray bfloat16(NDArray f) {
+    NDManager m = f.getManager();
+    NDArray code = m.create(new double[] {DataType.BFLOAT16.ordinal()});
+    NDArray method = m.create("");
+    method.setName("module_method:cast");
+    NDList out = IValueUtils.forward(Caster.BLOCK, new NDList(f, code, method), true);
+    code.close();
+    method.close();
+    return out.singletonOrThrow();
   }
 
   /** {@return the version of the libtorch that runs the losses, e.g. {@code 2.7.1}} */
@@ -92,7 +136,7 @@ public final class TorchOracle implements AutoCloseable {
   public Outcome run(LossCase c) {
     try (Prepared p = prepare(c)) {
       NDList out = p.forward();
-      return Outcome.values(tensor(out.get(0)), tensor(out.get(1)));
+      return Outcome.values(tensor(out.get(0), c.dtype()), tensor(out.get(1), c.dtype()));
     } catch (EngineException e) {
       return Outcome.threw(e, torchMessage(e.getMessage()));
     }
@@ -163,7 +207,7 @@ public final class TorchOracle implements AutoCloseable {
   /** The upstream gradient of ones, in the loss's shape. */
   private static NDArray ones(NDManager m, LossCase c) {
     if (c.reduction() != Reduction.NONE) {
-      return c.dtype() == DType.FLOAT32 ? m.create(1f) : m.create(1d);
+      return array(m, Tensor.rounded(new double[] {1}, c.dtype()));
     }
     // An unreduced loss has the input's shape without the class dimension (BCE: the input's shape).
     int[] s = c.input().shape();
@@ -179,7 +223,10 @@ public final class TorchOracle implements AutoCloseable {
         shape[d - 1] = s[d];
       }
     }
-    return m.ones(new Shape(shape), c.dtype() == DType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT64);
+    int[] dims = Arrays.stream(shape).mapToInt(Math::toIntExact).toArray();
+    double[] ones = new double[Tensor.checkedSize(dims)];
+    Arrays.fill(ones, 1);
+    return array(m, Tensor.rounded(ones, c.dtype(), dims));
   }
 
   private static double flag(Tensor t) {
@@ -194,7 +241,7 @@ public final class TorchOracle implements AutoCloseable {
     if (t != null) {
       return array(m, t);
     }
-    return dtype == DType.FLOAT32 ? m.create(new float[0]) : m.create(new double[0]);
+    return dtype == DType.FLOAT64 ? m.create(new double[0]) : m.create(new float[0]);
   }
 
   static NDArray array(NDManager m, Tensor t) {
@@ -204,6 +251,18 @@ public final class TorchOracle implements AutoCloseable {
         return m.create(t.toFloatArray(), shape);
       case FLOAT64:
         return m.create(t.toDoubleArray(), shape);
+      case FLOAT16: { // half values widen to float32 exactly, and narrow back exactly
+        NDArray f = m.create(t.toFloatArray(), shape);
+        NDArray h = f.toType(DataType.FLOAT16, false);
+        f.close();
+        return h;
+      }
+      case BFLOAT16: {
+        NDArray f = m.create(t.toFloatArray(), shape);
+        NDArray h = bfloat16(f);
+        f.close();
+        return h;
+      }
       case INT32:
       case INT64: {
         long[] v = new long[t.numel()];
@@ -218,11 +277,40 @@ public final class TorchOracle implements AutoCloseable {
   }
 
   static Tensor tensor(NDArray a) {
+    return tensor(a, null);
+  }
+
+  /**
+   * Reads an array back.
+   *
+   * @param a a float32, float64 or float16 array, or a bfloat16 one (which DJL 0.35.1 calls {@code UNKNOWN})
+   * @param expected the dtype the array should have, or null for float32 or float64
+   * @return its values, in its dtype
+   * @throws IllegalStateException when the array's dtype is not the expected one
+   */
+  static Tensor tensor(NDArray a, DType expected) {
     int[] shape = Arrays.stream(a.getShape().getShape()).mapToInt(Math::toIntExact).toArray();
-    if (a.getDataType() == DataType.FLOAT32) {
+    DataType t = a.getDataType();
+    if (t == DataType.FLOAT32 && (expected == null || expected == DType.FLOAT32)) {
       return Tensor.of(a.toFloatArray(), shape);
     }
-    return Tensor.of(a.toDoubleArray(), shape);
+    if (t == DataType.FLOAT64 && (expected == null || expected == DType.FLOAT64)) {
+      return Tensor.of(a.toDoubleArray(), shape);
+    }
+    boolean half = t == DataType.FLOAT16 && expected == DType.FLOAT16
+        || t == DataType.UNKNOWN && expected == DType.BFLOAT16 && a.toByteBuffer().remaining() == 2L * a.size();
+    if (!half) {
+      throw new IllegalStateException("an array of " + t + " where " + expected + " was expected");
+    }
+    // Half values widen to float32 exactly; rounding them back to the half dtype gives the same values.
+    try (NDArray f = a.toType(DataType.FLOAT32, false)) {
+      float[] v = f.toFloatArray();
+      double[] d = new double[v.length];
+      for (int i = 0; i < v.length; i++) {
+        d[i] = v[i];
+      }
+      return Tensor.rounded(d, expected, shape);
+    }
   }
 
   /** The line of a TorchScript error that says what went wrong, e.g. {@code RuntimeError: Target 7 is out of bounds.} */

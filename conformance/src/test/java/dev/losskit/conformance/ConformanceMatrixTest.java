@@ -39,10 +39,9 @@ class ConformanceMatrixTest {
   @TestFactory
   Stream<DynamicTest> everyCombinationMatchesLibtorch() {
     return Matrix.all().stream().map(c -> DynamicTest.dynamicTest(c.id(), () -> {
-      Outcome torch = oracle.run(c.call());
-      Outcome torch64 = c.dtype() == DType.FLOAT32 && !torch.failed() ? oracle.run(c.call().toFloat64()) : null;
+      ConformanceRunner.Reference ref = ConformanceRunner.reference(oracle, c);
       List<String> failures = BACKENDS.stream()
-          .map(b -> ConformanceRunner.judge(c, b, torch, torch64))
+          .map(b -> ConformanceRunner.judge(c, b, ref.torch(), ref.torch64()))
           .filter(r -> !r.ok())
           .map(r -> r.backend() + ": " + r.reason())
           .collect(Collectors.toList());

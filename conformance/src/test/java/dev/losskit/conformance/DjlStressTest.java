@@ -34,8 +34,9 @@ class DjlStressTest {
     try (TorchOracle oracle = TorchOracle.open()) {
       for (int i = 0; i < combos.size(); i++) {
         Combination c = combos.get(i);
-        torch[i] = oracle.run(c.call());
-        torch64[i] = c.dtype() == DType.FLOAT32 && !torch[i].failed() ? oracle.run(c.call().toFloat64()) : null;
+        ConformanceRunner.Reference ref = ConformanceRunner.reference(oracle, c);
+        torch[i] = ref.torch();
+        torch64[i] = ref.torch64();
       }
     }
     Backend[] backends = {DjlBackend.CORE, DjlBackend.ENGINE};

@@ -28,10 +28,12 @@ public final class BceLoss extends AbstractLoss {
   public static final String NAME = "bce";
 
   /**
-   * libtorch's clamp of the gradient's denominator \( (1 - x)\,x \), {@code EPSILON} in {@code Loss.cpp}: applied in
-   * the input's dtype (float32: this value rounded to float).
+   * libtorch's clamp of the gradient's denominator \( (1 - x)\,x \), {@code EPSILON} in {@code Loss.cpp}: a
+   * {@code float} constant, {@code 1e-12f} (9.999999960041972e-13), so float64 divides by it too (measured: torch
+   * 2.13 and 1.13 give -500000001997.9014 for the float64 gradient at x = 0, y = 0.5, not -5e11), and a half dtype
+   * rounds it further ({@code scalar_t(EPSILON)}: 0 in float16).
    */
-  public static final double EPSILON = 1e-12;
+  public static final double EPSILON = 1e-12f;
 
   private final Broadcast weight;
 

@@ -7,11 +7,11 @@ package dev.losskit.core;
  * infinite, and subnormals are exact both ways. JDK 17 has no {@code Float.float16ToFloat}, so these are written
  * out; every half value converts to float32 exactly.
  */
-final class HalfFloats {
+public final class HalfFloats {
   private HalfFloats() {}
 
   /** {@return the float32 value of the binary16 bits {@code h}: exact} */
-  static float float16ToFloat(short h) {
+  public static float float16ToFloat(short h) {
     int bits = h & 0xffff;
     int sign = (bits & 0x8000) << 16;
     int exponent = (bits >>> 10) & 0x1f;
@@ -29,7 +29,7 @@ final class HalfFloats {
   }
 
   /** {@return the binary16 bits nearest to {@code f}, ties to even; NaN quiet, overflow to infinity} */
-  static short floatToFloat16(float f) {
+  public static short floatToFloat16(float f) {
     int bits = Float.floatToRawIntBits(f);
     int sign = (bits >>> 16) & 0x8000;
     int abs = bits & 0x7fffffff;
@@ -74,12 +74,12 @@ final class HalfFloats {
    * and then to half could round twice, across a half midpoint: this rounds the double to 11 significant bits
    * directly, then converts the exact result.
    */
-  static short doubleToFloat16(double d) {
+  public static short doubleToFloat16(double d) {
     return (short) roundDouble(d, 11, -14, 65504, true);
   }
 
   /** {@return the bfloat16 bits nearest to {@code d}, rounded once (ties to even)} */
-  static short doubleToBfloat16(double d) {
+  public static short doubleToBfloat16(double d) {
     return (short) roundDouble(d, 8, -126, 0x1.fep127, false);
   }
 
@@ -111,12 +111,12 @@ final class HalfFloats {
   }
 
   /** {@return the float32 value of the bfloat16 bits {@code b}: exact (bfloat16 is float32's top half)} */
-  static float bfloat16ToFloat(short b) {
+  public static float bfloat16ToFloat(short b) {
     return Float.intBitsToFloat((b & 0xffff) << 16);
   }
 
   /** {@return the bfloat16 bits nearest to {@code f}, ties to even; NaN quiet, overflow to infinity} */
-  static short floatToBfloat16(float f) {
+  public static short floatToBfloat16(float f) {
     int bits = Float.floatToRawIntBits(f);
     if ((bits & 0x7fffffff) > 0x7f800000) {
       return (short) ((bits >>> 16) | 0x40); // NaN: the top payload bits kept, the quiet bit set

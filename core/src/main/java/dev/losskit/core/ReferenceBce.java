@@ -6,7 +6,7 @@ package dev.losskit.core;
  * \[ \ell = \big((y - 1)\max(\operatorname{log1p}(-x), -100) - y\max(\log x, -100)\big)\,w, \qquad
  *    \frac{\partial \ell}{\partial x} = \frac{x - y}{\max((1 - x)\,x,\ \epsilon)}\,w\,g \]
  * with \( w \) the broadcast {@code weight} (ones when absent), \( g \) the upstream gradient and \( \epsilon \)
- * libtorch's {@code EPSILON} of \( 10^{-12} \) in the input's dtype; {@code mean} divides by the number of
+ * libtorch's {@code EPSILON}, the float {@code 1e-12f}, in the input's dtype; {@code mean} divides by the number of
  * elements (NaN when there are none). The values are checked to be in [0, 1] before this runs.
  */
 final class ReferenceBce {

@@ -263,7 +263,7 @@ final class LossGraph {
   }
 
   /** libtorch's clamp of BCELoss's gradient denominator, {@code EPSILON} in {@code aten/src/ATen/native/Loss.cpp}. */
-  static final double BCE_EPSILON = 1e-12;
+  static final double BCE_EPSILON = dev.losskit.core.BceLoss.EPSILON;
 
   /**
    * \( \operatorname{log1p}(-x) \) without a {@code Log1p} operator: with \( u = -x \) and \( v = 1 + u \) rounded
