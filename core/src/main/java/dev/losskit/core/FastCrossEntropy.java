@@ -668,8 +668,13 @@ final class FastCrossEntropy {
       max = Math.max(max, x[c]);
     }
     double sum = 0;
+    double others = 0; // the sum without the target's term: 1 - p_t = others / sum, without cancellation
     for (int c = 0; c < classes; c++) {
-      sum += Math.exp(x[c] - max);
+      double e = Math.exp(x[c] - max);
+      sum += e;
+      if (c != target) {
+        others += e;
+      }
     }
     double logSum = Math.log(sum);
     if (target >= 0) {
@@ -693,7 +698,12 @@ final class FastCrossEntropy {
       double prob = Math.exp(x[c] - max - logSum);
       double v = k * prob - spread * (w == null ? 1 : w[c]);
       if (c == target) {
-        v -= (1 - eps) * g * wt;
+        // k p_t - spread w_t - (1 - eps) g w_t, written with 1 - p_t = others / sum as the vector kernels do, so
+        // that it keeps its relative accuracy when p_t is near 1 (and is exactly 0 for a single class).
+        v = -(1 - eps) * g * wt * (others / sum);
+        if (eps > 0) {
+          v += spread * (weightTotal * Math.exp(x[c] - max - logSum) - wt);
+        }
       }
       if (gradF != null) {
         gradF[at + c * stride] = (float) v;

@@ -234,6 +234,33 @@ class HalfFusedKernelsTest {
     }
   }
 
+  /**
+   * A single class: p = 1, so the loss and the gradient are exactly 0, as the reference computes them; the target's
+   * element is formed from 1 - p_t = O/S, not as k·p_t minus the same amount (which left 2^-51 in bfloat16).
+   */
+  @Test
+  void aSingleClassGivesExactlyZero() {
+    for (DType dtype : List.of(DType.FLOAT16, DType.BFLOAT16, DType.FLOAT32)) {
+      for (int rows : new int[] {3, 300}) {
+        double[] v = gaussian(new Random(rows), rows, 3);
+        Tensor x = dtype == DType.FLOAT32 ? Tensor.of(Tensor.rounded(v, DType.BFLOAT16, rows, 1).toFloatArray(), rows,
+            1) : half(dtype, v, false, rows, 1);
+        Tensor t = Tensor.of(new long[rows], rows);
+        for (double eps : new double[] {0, 0.1}) {
+          Loss ce = CrossEntropyLoss.builder().reduction(Reduction.NONE).labelSmoothing(eps).build();
+          LossResult fused = ce.forwardBackward(x, t);
+          LossResult ref = Reference.forwardBackward(ce, x, t, null);
+          assertArrayEquals(ref.gradInput().toDoubleArray(), fused.gradInput().toDoubleArray(), 0,
+              dtype + " rows " + rows + " eps " + eps);
+          assertArrayEquals(ref.loss().toDoubleArray(), fused.loss().toDoubleArray(), 0);
+          for (double g : fused.gradInput().toDoubleArray()) {
+            assertEquals(0, Math.abs(g), 0, dtype + " eps " + eps);
+          }
+        }
+      }
+    }
+  }
+
   /** As for float32: the same bits for 1, 2 and 3 threads, and for arrays and buffers. */
   @Test
   void resultsAreTheSameForEveryThreadCount() {
