@@ -48,12 +48,18 @@ class OnnxHalfTest {
   static final int MAX_ULPS = 1;
   /** Per dtype and output: the worst distance in ulps, and how many elements were off by one, of how many. */
   static final Map<String, int[]> SEEN = new TreeMap<>();
+  /** Per dtype: the worst excess error on large logits, in units of 2^-24 times the terms' scale. */
+  static final Map<String, Double> EXCESS = new TreeMap<>();
+  /** Per dtype: the worst distance in ulps on large logits. */
+  static final Map<String, Integer> WORST_LARGE = new TreeMap<>();
 
   @AfterAll
   static void report() {
     OPTIONS.close();
     SEEN.forEach((k, v) -> System.out.println("half graphs vs core: " + k + ": worst " + v[0] + " ulp, "
         + v[1] + " of " + v[2] + " elements off by one"));
+    EXCESS.forEach((k, v) -> System.out.println("half graphs vs core, large logits: " + k + ": worst element more"
+        + " than 1 ulp off is " + v + " x 2^-24 x the terms' scale off; worst " + WORST_LARGE.get(k) + " ulps"));
   }
 
   /** One loss configuration: its inputs are made by {@link #inputs}. */
@@ -299,5 +305,117 @@ class OnnxHalfTest {
       }
     }
     return tests.stream();
+  }
+
+  /**
+   * Where a result is a small difference of large float32 terms, float32's absolute error, not the final rounding,
+   * decides: a confidently right class's loss {@code log(sum exp(x - max))} is {@code log(1 + 1e-9)} in double but
+   * {@code log(1)} = 0 in float32, and bfloat16, with float32's exponent range, holds 1e-9 to 8 bits, so the graph's
+   * 0 is thousands of bfloat16 ulps from the core's value. The bound there is float32's: every element is within
+   * one half ulp, or within {@link #LARGE_LOGIT_TERMS} float32 rounding units (2^-24) of the scale S of the terms it
+   * is computed from: for the loss, the logits' largest magnitude (twice it plus log C for cross-entropy, a
+   * difference of logits and a log-sum-exp; plus 1 for BCE with logits, x and log(1 + e^-|x|)), times N for
+   * {@code sum}; for the gradient, the upstream gradient (1, or 1/N for {@code mean}), since softmax and sigmoid are
+   * at most 1. Logits of standard deviation 15, 256 rows.
+   */
+  @TestFactory
+  Stream<DynamicTest> largeLogitsStayWithinFloat32sAbsoluteError() {
+    List<DynamicTest> tests = new ArrayList<>();
+    for (DType dtype : HALVES) {
+      for (Reduction r : Reduction.values()) {
+        for (Loss loss : List.of(CrossEntropyLoss.builder().reduction(r).build(),
+            BceWithLogitsLoss.builder().reduction(r).build())) {
+          boolean ce = loss instanceof CrossEntropyLoss;
+          for (OnnxLoss.Lowering l : ce ? List.of(OnnxLoss.Lowering.OP, OnnxLoss.Lowering.PRIMITIVES)
+              : List.of(OnnxLoss.Lowering.PRIMITIVES)) {
+            tests.add(DynamicTest.dynamicTest(loss.name() + ", " + r + ", " + dtype + ", " + l,
+                () -> checkLargeLogits(loss, dtype, l)));
+          }
+        }
+      }
+    }
+    return tests.stream();
+  }
+
+  /**
+   * How many float32 rounding units of the terms' scale an element may be off by, past one half ulp: the element
+   * goes through a few float32 operations on terms of that scale (subtract the maximum, exp, sum, log, subtract;
+   * softmax less the one-hot), each rounded to within one unit, and ONNX Runtime's exp and log are within a few
+   * float32 ulps.
+   */
+  static final double LARGE_LOGIT_TERMS = 4;
+
+  static void checkLargeLogits(Loss loss, DType dtype, OnnxLoss.Lowering lowering) throws Exception {
+    boolean ce = loss instanceof CrossEntropyLoss;
+    int rows = 256;
+    int[] shape = ce ? new int[] {rows, C} : new int[] {rows, BCE_LAST};
+    Random random = new Random(dtype.ordinal() * 10L + loss.reduction().ordinal());
+    double[] x = new double[count(shape)];
+    double maxAbs = 0;
+    Map<String, Tensor> in = new HashMap<>();
+    Tensor input = null;
+    for (int i = 0; i < x.length; i++) {
+      x[i] = 15 * random.nextGaussian();
+    }
+    input = Tensor.rounded(x, dtype, shape);
+    for (int i = 0; i < x.length; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs(input.getDouble(i)));
+    }
+    in.put("input", input);
+    if (ce) {
+      long[] t = new long[rows];
+      for (int i = 0; i < rows; i++) {
+        t[i] = random.nextInt(C);
+      }
+      in.put("target", Tensor.of(t, rows));
+    } else {
+      double[] y = new double[x.length];
+      for (int i = 0; i < y.length; i++) {
+        y[i] = random.nextInt(2);
+      }
+      in.put("target", Tensor.rounded(y, dtype, shape));
+    }
+    if (loss.reduction() == Reduction.NONE) {
+      int[] lossShape = ce ? new int[] {rows} : shape;
+      double[] g = new double[count(lossShape)];
+      Arrays.fill(g, 1);
+      in.put("grad_output", Tensor.rounded(g, dtype, lossShape));
+    }
+    OnnxLoss spec = OnnxLoss.builder(loss).dtype(dtype).rank(ce ? 0 : 1).lowering(lowering).withGradient(true)
+        .build();
+    LossResult core = loss.forwardBackward(in.get("input"), in.get("target"), in.get("grad_output"));
+    Tensor[] graph = runGraph(spec.export(), in, dtype, "grad_input");
+    double lossScale = (ce ? 2 * maxAbs + Math.log(C) : maxAbs + 1) * (loss.reduction() == Reduction.SUM ? rows : 1);
+    double gradScale = loss.reduction() == Reduction.MEAN ? 1.0 / (ce ? rows : x.length) : 1;
+    String what = loss.name() + ", " + loss.reduction() + ", " + dtype + ", " + lowering;
+    excess(what + ": loss", dtype, core.loss(), graph[0], lossScale);
+    excess(what + ": gradient", dtype, core.gradInput(), graph[1], gradScale);
+  }
+
+  /** Asserts the large-logit bound (see {@link #largeLogitsStayWithinFloat32sAbsoluteError}) and records it. */
+  static void excess(String what, DType dtype, Tensor expected, Tensor actual, double scale) {
+    assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
+    double unit = 0x1p-24 * scale;
+    double worst = 0;
+    for (int i = 0; i < expected.numel(); i++) {
+      double e = expected.getDouble(i);
+      double a = actual.getDouble(i);
+      if (HalfIo.ulps(dtype, HalfIo.bits(dtype, e), HalfIo.bits(dtype, a)) <= MAX_ULPS) {
+        continue;
+      }
+      double off = Math.abs(a - e) / unit;
+      int ulps = HalfIo.ulps(dtype, HalfIo.bits(dtype, e), HalfIo.bits(dtype, a));
+      synchronized (EXCESS) {
+        WORST_LARGE.merge(dtype.toString(), ulps, Math::max);
+      }
+      if (!(off <= LARGE_LOGIT_TERMS)) {
+        throw new AssertionError(what + ": element " + i + " is " + a + ", the core's " + e + ": " + off
+            + " x 2^-24 x " + scale + " off");
+      }
+      worst = Math.max(worst, off);
+    }
+    synchronized (EXCESS) {
+      EXCESS.merge(dtype.toString(), worst, Math::max);
+    }
   }
 }
