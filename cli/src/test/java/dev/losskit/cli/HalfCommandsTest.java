@@ -284,6 +284,46 @@ class HalfCommandsTest {
     }
   }
 
+  /**
+   * The torch-exported half-output classifiers of fixtures/models (fixtures/make_half_models.py: Gemm in float32,
+   * Cast to float16 or bfloat16): cross-entropy with every class option, and BCE with logits, attached by the
+   * command and run end to end.
+   */
+  @Test
+  void attachToTorchExportedHalfOutputModels() throws Exception {
+    float[] features = {0.5f, -1f, 2f, 0.1f, -0.3f, 0.8f, -1.5f, 1.2f, 2f, 0f, -0.7f, 0.4f, 1f, 1f, -1f, 0.25f};
+    long[] labels = {2, 1, 0, 2};
+    for (DType dtype : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+      Path model = Path.of(System.getProperty("losskit.fixtures"), "models",
+          "half_classifier." + dtype.pytorchName() + ".op17.onnx");
+      for (String kind : new String[] {"cross_entropy", "bce_with_logits"}) {
+        boolean ce = kind.equals("cross_entropy");
+        Path out = dir.resolve("torch." + dtype + "." + kind + ".onnx");
+        Run run = ce
+            ? VerifyCommandTest.run("attach", model.toString(), "--output", "logits", "--loss", kind, "--weight",
+                "0.3,1.7,2.2", "--ignore-index", "1", "--label-smoothing", "0.1", "--with-gradient", "-o",
+                out.toString())
+            : VerifyCommandTest.run("attach", model.toString(), "--output", "logits", "--loss", kind,
+                "--pos-weight", "2.6,0.7,1.3", "--with-gradient", "-o", out.toString());
+        assertEquals(0, run.code(), run.err().toString());
+        Loss loss = ce ? CrossEntropyLoss.builder().weight(0.3, 1.7, 2.2).ignoreIndex(1).labelSmoothing(0.1).build()
+            : BceWithLogitsLoss.builder().posWeight(2.6, 0.7, 1.3).build();
+        Tensor target = ce ? Tensor.of(labels, 4)
+            : Tensor.rounded(new double[] {1, 0, 0.5, 0, 0, 1, 0.25, 1, 1, 0, 0.75, 0}, dtype, 4, 3);
+        try (OrtSession s = ENV.createSession(out.toString(), new OrtSession.SessionOptions());
+            OnnxTensor xs = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(features), new long[] {4, 4});
+            OnnxTensor ys = ce ? OnnxTensor.createTensor(ENV, LongBuffer.wrap(labels), new long[] {4}) : half(target);
+            OrtSession.Result r = s.run(Map.of("features", xs, "labels", ys))) {
+          Tensor logits = Tensor.of(halfOut(r, "logits", dtype), dtype, 4, 3);
+          LossResult core = loss.forwardBackward(logits, target);
+          withinOneUlp(model.getFileName() + ", " + kind + ": loss", dtype, core.loss(), halfOut(r, "loss", dtype));
+          withinOneUlp(model.getFileName() + ", " + kind + ": gradient", dtype, core.gradInput(),
+              halfOut(r, "grad_logits", dtype));
+        }
+      }
+    }
+  }
+
   private List<String> files() throws Exception {
     try (Stream<Path> s = Files.list(dir)) {
       return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());

@@ -48,12 +48,14 @@ import java.util.Set;
  * rounded to the half dtype first, as PyTorch holds them in the input's dtype, and stored as float32 constants
  * (exactly those half values); so is BCELoss's gradient clamp, 0 in float16. The core computes half losses in
  * double and rounds once, so the graph's results differ from the core's by the float32 rounding before the final
- * one: at most one ulp of the half dtype where the float32 result is far more accurate than a half ulp, which is
- * what the tests measure (OnnxHalfTest); where a result is a small difference of large float32 terms (the
- * gradient of a class predicted with probability near 1), float32's absolute error can be several half ulps of
- * the small result. The {@link Lowering#OP op lowering} stays exact for half: ONNX's loss operators read the
- * float32 cast, so they run in float32 as for a float32 graph and never see a half tensor (ONNX Runtime 1.30's
- * CPU provider has a float16 {@code SoftmaxCrossEntropyLoss} kernel but no bfloat16 one; neither is needed).
+ * one: at most one ulp of the half dtype where the float32 result is far more accurate than a half ulp (OnnxHalfTest
+ * measures it on every loss kind). Where a result is a small difference of large float32 terms, float32's absolute
+ * error decides instead: a confidently right class's loss of 1e-9, which bfloat16 holds, is
+ * {@code log(1 + 1e-9) = 0} in float32, thousands of bfloat16 ulps away, though within a few 2^-24 of the terms'
+ * scale. The {@link Lowering#OP op lowering} stays exact for half: ONNX's loss operators read the
+ * float32 cast, so they run in float32 as for a float32 graph and never see a half tensor. Fed half tensors
+ * directly, they would not run everywhere: {@code NegativeLogLikelihoodLoss}'s schema has no bfloat16, and ONNX
+ * Runtime 1.30 (Python, CPU) loads a float16 {@code SoftmaxCrossEntropyLoss} but refuses a bfloat16 one.
  *
  * <p>ONNX has no assert, so a graph checks at run time only what it can fail an operator on (a target's shape, a
  * class index). In particular a {@code BCELoss} graph cannot reject probabilities outside [0, 1], which the core
