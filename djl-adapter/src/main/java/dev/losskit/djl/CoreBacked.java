@@ -66,20 +66,38 @@ final class CoreBacked {
     ByteBuffer labelBytes = nativeOrder(label.toByteBuffer(true));
     Tensor target = wholeFloats ? wholeNumbers(labelBytes, lType, targetShape, name)
         : Tensor.view(labelBytes, lType, targetShape);
+    boolean half = pType.isHalf();
+    if (half && lType.isFloating() && lType != pType && !wholeFloats) {
+      // Probabilities for half predictions: PyTorch takes the target in the input's dtype, so it is rounded to it as
+      // libtorch's target.to(dtype) rounds, through float32 (as the engine path does, so both paths agree).
+      double[] v = target.toDoubleArray();
+      for (int i = 0; i < v.length; i++) {
+        v[i] = (float) v[i];
+      }
+      target = Tensor.rounded(v, pType, targetShape);
+    }
     NDManager m = pred.getManager();
-    DataType engineType = pType == DType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT64;
+    // Half predictions: the gradient (exact half values) and the loss travel as float32, which holds them exactly.
+    DataType engineType = pType == DType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
     if (!Autograd.recording(pred)) {
       // No backward can reach this call (DJL's evaluator after the step, validation): the loss alone, with no
       // gradient and no straight-through term. The core's forward is libtorch's for non-finite inputs too.
       Tensor value = core.forward(input, target);
-      return create(m, value, lossShape(core, pShape, classes, channelsLast, loss.classAxis()));
+      NDArray out = create(m, value, lossShape(core, pShape, classes, channelsLast, loss.classAxis()));
+      if (pType == DType.FLOAT16) {
+        // Exact: the value is a float16 one. No autograd is recording, so toType's cut of the graph costs nothing.
+        NDArray narrowed = out.toType(DataType.FLOAT16, false);
+        out.close();
+        return narrowed;
+      }
+      return out; // bfloat16: float32 holding the bfloat16 value exactly (see HalfPrecision#loss)
     }
     int size = Tensor.checkedSize(pShape);
     boolean javaFinite = size <= JAVA_FINITE_CHECK_MAX;
     if (javaFinite && !input.allFinite()) {
       return null;
     }
-    int width = pType == DType.FLOAT32 ? 4 : 8;
+    int width = engineType == DataType.FLOAT32 ? 4 : 8;
     int lossCount = core.reduction() == Reduction.NONE ? (classes ? positions(pShape, channelsLast) : size) : 1;
     // The core writes the gradient into a direct buffer, which the engine wraps without a copy (PyTorch on the
     // CPU does; an engine that copies it instead is still correct). The buffer is this thread's warm one when it
@@ -99,17 +117,35 @@ final class CoreBacked {
       buffer = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
     }
     ByteBuffer gradient = slice(buffer, 0, (int) gradBytes);
-    LossResult r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, gradient.asFloatBuffer())
-        : core.forwardBackward(input, target, null, gradient.asDoubleBuffer());
+    LossResult r;
+    if (half) {
+      // The core computes a half call in double and rounds once to the half dtype; its gradient is copied, exactly,
+      // as float32.
+      r = core.forwardBackward(input, target, null);
+      Tensor grad = r.gradInput();
+      java.nio.FloatBuffer into = gradient.asFloatBuffer();
+      for (int i = 0; i < size; i++) {
+        into.put(i, (float) grad.getDouble(i));
+      }
+    } else {
+      r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, gradient.asFloatBuffer())
+          : core.forwardBackward(input, target, null, gradient.asDoubleBuffer());
+    }
     boolean reduced = core.reduction() != Reduction.NONE;
     // Reduced, the gradient is made 1-D at once, for the inner product with the flattened predictions.
-    NDArray g = m.create(gradient, reduced ? new Shape(size) : pred.getShape(), engineType);
+    NDArray g = m.create(gradient, reduced && !half ? new Shape(size) : pred.getShape(), engineType);
     if (warm) {
       slot.owner = g;
     }
     NDArray dot;
     NDArray step; // the intermediate the term is formed from (a flattened view or the product), or null
-    if (reduced) {
+    if (reduced && half) {
+      // Half predictions times float32 G promote to float32 (exact: 11 by 11 significant bits or fewer), whose sum
+      // cannot overflow where a float16 sum would (past 65504); libtorch's dot wants one dtype. The product's backward
+      // casts G back to the predictions' dtype: exactly G.
+      step = pred.mul(g);
+      dot = step.sum();
+    } else if (reduced) {
       // One inner product: a single read of both arrays, where mul then sum would also write the product.
       step = pShape.length == 1 ? null : pred.flatten();
       dot = (step == null ? pred : step).dot(g);
@@ -122,7 +158,7 @@ final class CoreBacked {
     // when the predictions are, since a NaN or an infinity in p makes its product with G (or with a zero of G) NaN
     // or infinite, and so the sum. Where it is not, x - x is not 0, and the engine path gives PyTorch's values
     // instead. (A finite p whose inner product overflows also goes there: slower, never wrong.)
-    if (!javaFinite && !finite(dot, pType, lossCount)) {
+    if (!javaFinite && !finite(dot, engineType, lossCount)) {
       // The engine path takes over: nothing of this term is kept, so its graph nodes over g's memory go with it.
       dot.close();
       if (step != null) {
@@ -133,19 +169,23 @@ final class CoreBacked {
     }
     // The value L in the buffer's tail: read only by this addition's forward (an addition's backward saves neither
     // operand), so its array is closed at once and the buffer's tail is free again with the gradient.
-    writeLoss(buffer, (int) gradBytes, r.loss(), pType);
+    writeLoss(buffer, (int) gradBytes, r.loss(), engineType);
     NDArray value = m.create(slice(buffer, (int) gradBytes, lossCount * width),
         lossShape(core, pShape, classes, channelsLast, loss.classAxis()), engineType);
     NDArray result = value.add(dot.sub(dot.stopGradient()));
     value.close();
-    return result;
+    if (pType == DType.FLOAT16) {
+      // Into float16 in place, which autograd records: the value L + 0 is a float16 one, so it stays exactly L.
+      return HalfPrecision.round(pred, result);
+    }
+    return result; // bfloat16: float32 holding L exactly, with gradient G (see HalfPrecision#loss)
   }
 
   /** {@return whether every element of the straight-through term is finite, read back from the engine once} */
-  private static boolean finite(NDArray dot, DType pType, int count) {
+  private static boolean finite(NDArray dot, DataType type, int count) {
     ByteBuffer b = nativeOrder(dot.toByteBuffer(true));
     for (int i = 0; i < count; i++) {
-      double v = pType == DType.FLOAT32 ? b.getFloat(4 * i) : b.getDouble(8 * i);
+      double v = type == DataType.FLOAT32 ? b.getFloat(4 * i) : b.getDouble(8 * i);
       if (!Double.isFinite(v)) {
         return false;
       }
@@ -153,10 +193,10 @@ final class CoreBacked {
     return true;
   }
 
-  private static void writeLoss(ByteBuffer buffer, int at, Tensor loss, DType pType) {
+  private static void writeLoss(ByteBuffer buffer, int at, Tensor loss, DataType type) {
     int n = loss.numel();
     for (int i = 0; i < n; i++) {
-      if (pType == DType.FLOAT32) {
+      if (type == DataType.FLOAT32) {
         buffer.putFloat(at + 4 * i, (float) loss.getDouble(i));
       } else {
         buffer.putDouble(at + 8 * i, loss.getDouble(i));
@@ -233,14 +273,16 @@ final class CoreBacked {
   }
 
   /**
-   * Float labels that hold class indices, read in place (float32 or float64, native order): each must be a whole
-   * number.
+   * Float labels that hold class indices, read in place (float32, float64, float16 or bfloat16, native order): each
+   * must be a whole number.
    */
   static Tensor wholeNumbers(ByteBuffer bytes, DType dtype, int[] shape, String loss) {
     int n = Tensor.checkedSize(shape);
     long[] out = new long[n];
+    Tensor half = dtype.isHalf() ? Tensor.view(bytes, dtype, shape) : null;
     for (int i = 0; i < n; i++) {
-      double v = dtype == DType.FLOAT32 ? bytes.getFloat(4 * i) : bytes.getDouble(8 * i);
+      double v = half != null ? half.getDouble(i) : dtype == DType.FLOAT32 ? bytes.getFloat(4 * i)
+          : bytes.getDouble(8 * i);
       if (v != Math.rint(v) || Double.isInfinite(v)) {
         throw new LossArgumentException(Cause.TARGET_NOT_CLASS_INDEX, loss + ": label " + v + " at index " + i
             + " is not a whole number, so it is not a class index (labels of the predictions' shape are"
@@ -259,7 +301,7 @@ final class CoreBacked {
   }
 
   private static NDArray create(NDManager m, Tensor t, Shape shape) {
-    if (t.dtype() == DType.FLOAT32) {
+    if (t.dtype() == DType.FLOAT32 || t.dtype().isHalf()) { // a half value is exact in float32
       return m.create(t.toFloatArray(), shape);
     }
     return m.create(t.toDoubleArray(), shape);

@@ -37,6 +37,12 @@ final class EngineNative {
     dev.losskit.core.Loss core = loss.core();
     String name = core.name();
     TorchLoss.Layout layout = TorchLoss.Layout.of(loss, pred, label);
+    if (layout.pType().isHalf()) {
+      DType h = layout.pType();
+      NDArray target = layout.probabilities() && layout.lType().isFloating() ? halfTarget(pred, label) : label;
+      return HalfPrecision.loss(pred, h, classLoss(loss, HalfPrecision.widen(pred, DataType.FLOAT64), target,
+          HalfPrecision.rounded(weight, h), ignoreIndex, eps, logSoftmax));
+    }
     DType pType = layout.pType();
     DType lType = layout.lType();
     int[] pShape = layout.pShape();
@@ -186,6 +192,12 @@ final class EngineNative {
     String name = core.name();
     DType pType = TorchLoss.dtype(pred, "predictions", name);
     DType lType = TorchLoss.dtype(label, "labels", name);
+    if (pType.isHalf()) {
+      // Float labels are rounded to the predictions' dtype, as PyTorch needs them.
+      core.checkShapes(TorchLoss.shape(pred), pType, TorchLoss.shape(label), lType.isFloating() ? pType : lType);
+      return HalfPrecision.loss(pred, pType, bceWithLogits(loss, HalfPrecision.widen(pred, DataType.FLOAT64),
+          halfTarget(pred, label), HalfPrecision.rounded(weight, pType), HalfPrecision.rounded(posWeight, pType)));
+    }
     core.checkShapes(TorchLoss.shape(pred), pType, TorchLoss.shape(label), lType);
     NDManager m = pred.getManager();
     NDArray y = inPredictionScope(label, pred).toType(pred.getDataType(), false);
@@ -227,6 +239,11 @@ final class EngineNative {
     DType pType = TorchLoss.dtype(pred, "predictions", name);
     DType lType = TorchLoss.dtype(label, "labels", name);
     int[] shape = TorchLoss.shape(pred);
+    if (pType.isHalf()) {
+      core.checkShapes(shape, pType, TorchLoss.shape(label), lType.isFloating() ? pType : lType);
+      return HalfPrecision.loss(pred, pType, bce(loss, HalfPrecision.widen(pred, DataType.FLOAT64),
+          halfTarget(pred, label), HalfPrecision.rounded(weight, pType)));
+    }
     core.checkShapes(shape, pType, TorchLoss.shape(label), lType);
     if (hostChecks(pred.getDevice()) && hostChecks(label.getDevice())) {
       core.checkValues(TorchLoss.hostView(pred, pType, shape), TorchLoss.hostView(label, lType, shape));
@@ -261,6 +278,18 @@ final class EngineNative {
       default:
         throw new AssertionError(core.reduction());
     }
+  }
+
+  /**
+   * {@return float labels for half predictions, in float64: rounded to the predictions' dtype first (as PyTorch needs
+   * the target in the input's dtype; libtorch's conversion, through float32 from float64), then widened exactly}
+   * Constants: no gradient flows to them.
+   */
+  private static NDArray halfTarget(NDArray pred, NDArray label) {
+    NDArray y = inPredictionScope(label, pred).stopGradient();
+    boolean same = y.getDataType() == pred.getDataType() // float16, or both UNKNOWN: both bfloat16, as checked
+        && (y.getDataType() != DataType.UNKNOWN || HalfPrecision.isBfloat16(y));
+    return HalfPrecision.widen(same ? y : HalfPrecision.round(pred, y), DataType.FLOAT64);
   }
 
   /**

@@ -141,6 +141,13 @@ public final class LogLossEvaluator extends Evaluator {
       throw new LossArgumentException(Cause.NULL_ARGUMENT, LogLoss.NAME + ": predictions must hold an array");
     }
     NDArray p = predictions.head();
+    // Before any DJL operation: softmax and sigmoid pass the array's dtype to DJL's native code, which ends the JVM
+    // for a bfloat16 (UNKNOWN) array. scikit-learn has no half precision, so neither has this metric.
+    DType dtype = TorchLoss.dtype(p, "predictions", LogLoss.NAME);
+    if (dtype.isHalf()) {
+      throw new LossArgumentException(Cause.DTYPE, LogLoss.NAME + ": y_pred of dtype " + dtype
+          + " is not supported: give float32 or float64 (scikit-learn has no bfloat16)");
+    }
     if (!fromLogits) {
       return p;
     }

@@ -19,6 +19,12 @@ import java.util.Arrays;
  * int32, int64 or whole-valued floats (DJL datasets often produce float labels), or, for cross-entropy, class
  * probabilities of the predictions' shape.
  *
+ * <p>Predictions may be float32, float64, float16 or bfloat16. Float16 ({@code DataType.FLOAT16}) gives a float16
+ * loss and gradient. Bfloat16 reaches DJL 0.35.1 only from TorchScript, as {@code DataType.UNKNOWN}; it is recognised
+ * by libtorch's type promotion, and its loss is returned as float32 holding the bfloat16 value exactly (DJL's
+ * {@code GradientCollector.backward} of a bfloat16 array ends the JVM), with its gradient in bfloat16. Class weights,
+ * {@code pos_weight} and float targets are rounded to the predictions' half dtype, as PyTorch holds them.
+ *
  * <p>{@link #evaluate} has no side effects, so DJL may call it more than once per batch (it does, for the loss
  * and for its accumulators). Labels are constants: no gradient flows to them.
  */
@@ -102,6 +108,9 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
     if (!ai.djl.Device.Type.CPU.equals(pred.getDevice().getDeviceType())) {
       return Execution.ENGINE;
     }
+    if (halfOnEngine(pred.getDataType(), pred.size())) {
+      return Execution.ENGINE;
+    }
     if (!hasClassAxis()) {
       return Execution.CORE;
     }
@@ -129,12 +138,29 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
     return classes < SHORT_ROWS && (classes >= ENGINE_VECTOR_ROWS || channelsLast) && size >= ENGINE_MIN_ELEMENTS;
   }
 
+  /**
+   * {@return whether {@link Execution#AUTO} takes the engine path on the CPU for predictions of DJL dtype {@code t}
+   * and {@code size} elements} Half predictions (float16, or UNKNOWN, which {@link #dtype} then recognises as bfloat16
+   * or refuses) of {@link #ENGINE_MIN_ELEMENTS} or more do: the core runs half inputs on its reference kernels (double
+   * per element, not vectorised), measured 4 to 11 times slower than the engine path for float16 cross-entropy
+   * (see the README).
+   */
+  static boolean halfOnEngine(DataType t, long size) {
+    return size >= ENGINE_MIN_ELEMENTS && (t == DataType.FLOAT16 || t == DataType.UNKNOWN);
+  }
+
   /** The engine-native computation of this loss. */
   abstract NDArray engine(NDArray pred, NDArray label);
 
   /** Whether the predictions hold a class axis (false for BCE). */
   abstract boolean hasClassAxis();
 
+  /**
+   * {@return the array's dtype in losskit's terms} Float16 is DJL's {@link DataType#FLOAT16}. Bfloat16 reaches DJL
+   * 0.35.1 only from TorchScript, as {@link DataType#UNKNOWN} (which int16 is too): it is recognised by libtorch's type
+   * promotion ({@link HalfPrecision#isBfloat16}). Any other dtype is refused with a one-line message, before any DJL
+   * call could pass it to native code.
+   */
   static DType dtype(NDArray a, String what, String loss) {
     DataType t = a.getDataType();
     switch (t) {
@@ -142,16 +168,27 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
         return DType.FLOAT32;
       case FLOAT64:
         return DType.FLOAT64;
+      case FLOAT16:
+        return DType.FLOAT16;
       case INT32:
         return DType.INT32;
       case INT64:
         return DType.INT64;
+      case UNKNOWN:
+        if (HalfPrecision.isBfloat16(a)) {
+          return DType.BFLOAT16;
+        }
+        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what + " must be " + DTYPES
+            + ", got a dtype DJL does not name (UNKNOWN, and not bfloat16: int16, for example) (shape "
+            + a.getShape() + ")");
       default:
-        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what
-            + " must be float32, float64, int32 or int64, got "
+        throw new LossArgumentException(Cause.DTYPE, loss + ": " + what + " must be " + DTYPES + ", got "
             + t + " (shape " + a.getShape() + ")");
     }
   }
+
+  /** The dtypes the adapter reads. */
+  private static final String DTYPES = "float32, float64, float16, bfloat16, int32 or int64";
 
   /**
    * {@return the array's values as a tensor of {@code dtype} and {@code shape}, over the array's memory on the host:

@@ -62,16 +62,18 @@ class GraphLifetimeTest {
   @ParameterizedTest
   @EnumSource(Case.class)
   void theBackwardReadsOnlyMemoryTheGraphOwns(Case c) {
-    for (Execution execution : new Execution[] {Execution.ENGINE, Execution.CORE}) {
-      double[] quiet = gradient(c, execution, false);
-      double[] disturbed = gradient(c, execution, true);
-      assertArrayEquals(quiet, disturbed, 0.0, c + " on " + execution
-          + ": the gradient changed when the JVM freed and reused native memory between forward and backward");
+    for (boolean half : new boolean[] {false, true}) { // float64, and float16 (its widening and rounding)
+      for (Execution execution : new Execution[] {Execution.ENGINE, Execution.CORE}) {
+        double[] quiet = gradient(c, execution, false, half);
+        double[] disturbed = gradient(c, execution, true, half);
+        assertArrayEquals(quiet, disturbed, 0.0, c + " on " + execution + (half ? " in float16" : "")
+            + ": the gradient changed when the JVM freed and reused native memory between forward and backward");
+      }
     }
   }
 
   @SuppressWarnings("try")
-  private static double[] gradient(Case c, Execution execution, boolean collectBetween) {
+  private static double[] gradient(Case c, Execution execution, boolean collectBetween, boolean half) {
     Random r = new Random(11);
     int n = 8;
     int classes = 4;
@@ -83,6 +85,9 @@ class GraphLifetimeTest {
     }
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
       NDArray pred = m.create(x, new Shape(n, classes));
+      if (half) {
+        pred = pred.toType(ai.djl.ndarray.types.DataType.FLOAT16, false);
+      }
       pred.setRequiresGradient(true);
       NDArray label;
       if (bce || probabilities) {
@@ -117,7 +122,8 @@ class GraphLifetimeTest {
       } finally {
         SCRIBBLE.remove();
       }
-      return pred.getGradient().toDoubleArray();
+      NDArray g = pred.getGradient();
+      return (half ? g.toType(ai.djl.ndarray.types.DataType.FLOAT64, false) : g).toDoubleArray();
     }
   }
 
