@@ -83,11 +83,11 @@ final class LossGraph {
       spatial[d] = d + 1;
     }
     Value valid = g.guard(t.shape().equal(x.shape().gather(g.int64s(spatial), 0)).all());
-    Value w = weight == null ? null : g.tensor(weight, new long[] {weight.length});
+    Value w = weight == null ? null : g.rounded(weight, new long[] {weight.length});
     Value wt = w == null ? null : w.gather(safe, 0);
     Value weightSum = wt == null ? mask.cast(g.elemType).reduceSum(false) : wt.where(mask, zero).reduceSum(false);
     Value classes = x.shape().gather(g.int64(1), 0);
-    Value wB = weight == null ? null : g.tensor(weight, classShape(rank, weight.length));
+    Value wB = weight == null ? null : g.rounded(weight, classShape(rank, weight.length));
 
     Value logp;
     Value lossValue;
@@ -161,7 +161,7 @@ final class LossGraph {
     Value logp = x.logSoftmax(1, rank);
     Value classes = x.shape().gather(g.int64(1), 0).toFloat();
     Value target = eps > 0 ? t.mul(1 - eps).add(g.scalar(eps).div(classes)) : t;
-    Value weighted = weight == null ? target : target.mul(g.tensor(weight, classShape(rank, weight.length)));
+    Value weighted = weight == null ? target : target.mul(g.rounded(weight, classShape(rank, weight.length)));
     Value term = logp.mul(weighted);
     Value positions = x.size().toFloat().div(classes);
     Value lossValue = reduction == Reduction.NONE ? term.reduceSum(false, 1).neg()
@@ -252,8 +252,9 @@ final class LossGraph {
     if (!wantGrad) {
       return new Emitted(lossValue, null);
     }
-    // libtorch's EPSILON, rounded to the graph's dtype as the constant is stored: (float) 1e-12 in float32.
-    Value d = x.sub(y).div(oneMinusX.mul(x).max(g.scalar(BCE_EPSILON)));
+    // libtorch's EPSILON in the input's dtype, scalar_t(EPSILON): (float) 1e-12 in float32, 0 in float16 (where
+    // x = 0 or 1 then divides by 0, as libtorch does), 1.0019e-12 in bfloat16; the division itself is in float32.
+    Value d = x.sub(y).div(oneMinusX.mul(x).max(g.rounded(new double[] {BCE_EPSILON}, new long[0])));
     if (w != null) {
       d = d.mul(w);
     }
@@ -289,6 +290,6 @@ final class LossGraph {
   }
 
   private static Value constant(Graph g, Tensor t) {
-    return g.tensor(t.toDoubleArray(), Arrays.stream(t.shape()).asLongStream().toArray());
+    return g.rounded(t.toDoubleArray(), Arrays.stream(t.shape()).asLongStream().toArray());
   }
 }
