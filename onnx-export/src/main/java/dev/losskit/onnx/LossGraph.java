@@ -133,8 +133,9 @@ final class LossGraph {
       return new Emitted(lossValue, null);
     }
     // The gradient reaching each position's loss, zero where the target is ignored.
+    Value one = gradOutput != null ? gradOutput : g.scalar(1); // a reduced loss's scalar upstream, or 1
     Value upstream = reduction == Reduction.NONE ? gradOutput
-        : reduction == Reduction.SUM ? g.scalar(1) : g.scalar(1).div(weightSum);
+        : reduction == Reduction.SUM ? one : one.div(weightSum);
     Value perPosition = upstream.where(mask, zero).unsqueeze(1);
     Value classIndex = g.op("Range", List.of(g.int64(0), classes, g.int64(1))).reshape(g.int64s(classShape(rank, -1)));
     Value oneHot = safe.unsqueeze(1).equal(classIndex).cast(g.elemType);
@@ -171,8 +172,9 @@ final class LossGraph {
     if (!wantGrad) {
       return new Emitted(lossValue, null);
     }
+    Value one = gradOutput != null ? gradOutput : g.scalar(1); // a reduced loss's scalar upstream, or 1
     Value upstream = reduction == Reduction.NONE ? gradOutput.unsqueeze(1)
-        : reduction == Reduction.SUM ? g.scalar(1) : g.scalar(1).div(positions);
+        : reduction == Reduction.SUM ? one : one.div(positions);
     Value dLogp = weighted.mul(upstream).neg();
     return new Emitted(lossValue, dLogp.sub(logp.exp().mul(dLogp.reduceSum(true, 1))).mul(valid));
   }
@@ -214,7 +216,8 @@ final class LossGraph {
       d = d.mul(w);
     }
     Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
-        : reduction == Reduction.SUM ? d : d.div(count);
+        : reduction == Reduction.SUM ? (gradOutput == null ? d : d.mul(gradOutput))
+        : (gradOutput == null ? d.div(count) : d.mul(gradOutput.div(count)));
     return new Emitted(lossValue, grad.mul(valid));
   }
 
@@ -259,7 +262,8 @@ final class LossGraph {
       d = d.mul(w);
     }
     Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
-        : reduction == Reduction.SUM ? d : d.div(count);
+        : reduction == Reduction.SUM ? (gradOutput == null ? d : d.mul(gradOutput))
+        : (gradOutput == null ? d.div(count) : d.mul(gradOutput.div(count)));
     return new Emitted(lossValue, grad.mul(valid));
   }
 

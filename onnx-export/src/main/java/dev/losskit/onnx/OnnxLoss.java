@@ -106,6 +106,7 @@ public final class OnnxLoss {
   private final int opset;
   private final Lowering lowering;
   private final boolean withGradient;
+  private final boolean reducedGradOutput;
   private final int classAxis;
 
   private OnnxLoss(Builder b) {
@@ -140,6 +141,7 @@ public final class OnnxLoss {
     this.rank = b.rank;
     this.opset = b.opset;
     this.withGradient = b.withGradient;
+    this.reducedGradOutput = b.reducedGradOutput;
     if (b.classAxis != 1 && b.classAxis != -1) {
       throw new LossArgumentException(Cause.OPTION, "class axis " + b.classAxis
           + " is not supported: 1 (PyTorch's layout, (N, C, d...)) or -1 (class last, (N, d..., C))");
@@ -318,8 +320,8 @@ public final class OnnxLoss {
     Value t = probabilities || !classLoss() ? g.floatingInput("target", in)
         : g.input("target", Graph.INT64, lossDimsOfIndexTarget(in));
     Object[] out = lossDims(in);
-    Value gradOutput = withGradient && loss.reduction() == Reduction.NONE ? g.floatingInput("grad_output", out)
-        : null;
+    Value gradOutput = withGradient && (loss.reduction() == Reduction.NONE || reducedGradOutput)
+        ? g.floatingInput("grad_output", out) : null;
     LossGraph.Emitted e = LossGraph.emit(this, x, t, gradOutput, withGradient);
     g.floatingOutput(e.loss(), "loss", out);
     if (withGradient) {
@@ -486,6 +488,7 @@ public final class OnnxLoss {
     private int opset = DEFAULT_OPSET;
     private Lowering lowering = Lowering.AUTO;
     private boolean withGradient;
+    private boolean reducedGradOutput;
     private int classAxis = 1;
 
     private Builder(Loss loss) {
@@ -557,6 +560,21 @@ public final class OnnxLoss {
      */
     public Builder withGradient(boolean withGradient) {
       this.withGradient = withGradient;
+      return this;
+    }
+
+    /**
+     * Sets whether a graph with the gradient and reduction {@code mean} or {@code sum} also takes the upstream
+     * gradient, a scalar input {@code grad_output} (as reduction {@code none} always takes one of the loss's shape):
+     * the gradient is then that of {@code grad_output · loss}, multiplied inside the graph before the output's
+     * rounding, for loss scaling in mixed precision or any other upstream. Off by default: the gradient is the
+     * loss's own.
+     *
+     * @param reducedGradOutput whether a reduced loss's graph takes {@code grad_output}
+     * @return this builder
+     */
+    public Builder reducedGradOutput(boolean reducedGradOutput) {
+      this.reducedGradOutput = reducedGradOutput;
       return this;
     }
 
