@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {"Attaches a loss to one of a model's outputs: adds a labels input and a 'loss' output (and",
         "'grad_NAME' with --with-gradient), keeping the original inputs, outputs, nodes, initializers, opsets",
-        "and metadata. The loss is emitted at the model's own opset (11 to 26). Tensors in external data files",
+        "and metadata. The loss is emitted at the model's own opset (11 to 26), in the output's own dtype",
+        "(float, double, float16 or bfloat16; half losses compute in float32 inside). Tensors in external data files",
         "(locations inside the model's directory only) are written inline, or above 2 GiB into",
         "OUT.onnx.<sha256 prefix>.data beside the output.",
         "The output is written atomically, so -o may name the input itself."})

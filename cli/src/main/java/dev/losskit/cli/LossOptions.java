@@ -38,7 +38,9 @@ final class LossOptions {
   @Option(names = "--target", paramLabel = "KIND", description = "index (default) or probability (cross_entropy).")
   String target = "index";
 
-  @Option(names = "--dtype", paramLabel = "T", description = "float32 (default) or float64.")
+  @Option(names = "--dtype", paramLabel = "T",
+      description = "float32 (default), float64, float16 or bfloat16 (bfloat16 from opset 13). Half graphs take and"
+          + " give that dtype and compute in float32 inside. attach takes the dtype the model declares instead.")
   String dtype = "float32";
 
   @Option(names = "--rank", paramLabel = "K",
@@ -96,8 +98,9 @@ final class LossOptions {
           + (probabilityBce ? ": it is for cross_entropy; bce's targets are always probabilities of the input's shape"
               : ""));
     }
-    if (!List.of("float32", "float64").contains(dtype)) {
-      throw new IllegalArgumentException("unknown --dtype '" + dtype + "': valid dtypes are float32, float64");
+    if (!List.of("float32", "float64", "float16", "bfloat16").contains(dtype)) {
+      throw new IllegalArgumentException("unknown --dtype '" + dtype
+          + "': valid dtypes are float32, float64, float16, bfloat16");
     }
     OnnxLoss.Lowering l;
     try {

@@ -120,8 +120,12 @@ class BadInputTableTest {
         "--lowering", "op", "-o", "@/x.onnx"));
     r.add(row("export: a class axis that is not a number", 2, List.of("last"), "export", "--loss",
         "cross_entropy", "--class-axis", "last", "-o", "@/x.onnx"));
-    r.add(row("export: an unknown dtype", 2, List.of("float16"), "export", "--loss", "cross_entropy", "--dtype",
-        "float16", "-o", "@/x.onnx"));
+    r.add(row("export: an unknown dtype", 2, List.of("float8"), "export", "--loss", "cross_entropy", "--dtype",
+        "float8", "-o", "@/x.onnx"));
+    r.add(row("export: an integer dtype", 2, List.of("int64"), "export", "--loss", "cross_entropy", "--dtype",
+        "int64", "-o", "@/x.onnx"));
+    r.add(row("export: bfloat16 below opset 13", 2, List.of("bfloat16", "opset 12"), "export", "--loss",
+        "cross_entropy", "--dtype", "bfloat16", "--opset", "12", "-o", "@/x.onnx"));
     r.add(row("export: an unknown lowering", 2, List.of("fast"), "export", "--loss", "cross_entropy",
         "--lowering", "fast", "-o", "@/x.onnx"));
     r.add(row("export: an unknown option", 2, List.of("--frobnicate"), "export", "--loss", "cross_entropy",

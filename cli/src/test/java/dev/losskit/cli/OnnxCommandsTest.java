@@ -107,7 +107,9 @@ class OnnxCommandsTest {
     oneLine(VerifyCommandTest.run("export", "--loss", "nll_loss", "--opset", "27", "-o", out), "opset 27");
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--label-smoothing", "2", "-o", out), "2.0");
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--lowering", "fast", "-o", out), "fast");
-    oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--dtype", "float16", "-o", out), "float16");
+    oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--dtype", "float8", "-o", out), "float8");
+    oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--dtype", "bfloat16", "--opset", "11", "-o",
+        out), "bfloat16", "opset 11");
     oneLine(VerifyCommandTest.run("export", "--loss", "bce_with_logits", "--target", "probability", "-o", out),
         "--target");
     oneLine(VerifyCommandTest.run("export", "--loss", "cross_entropy", "--frobnicate", "-o", out), "--frobnicate");

@@ -91,7 +91,7 @@ public final class ConformanceRunner {
    * @return the gradient with the input dtype's clamp
    */
   static Tensor atDtypeEpsilon(Tensor input, Tensor grad) {
-    double eps = Tensor.rounded(new double[] {BceLoss.EPSILON}, input.dtype()).getDouble(0);
+    double eps = BceLoss.epsilon(input.dtype());
     double[] g = grad.toDoubleArray();
     for (int i = 0; i < g.length; i++) {
       double x = input.getDouble(i);

@@ -11,6 +11,7 @@ import ai.djl.training.GradientCollector;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
 import dev.losskit.core.DType;
+import dev.losskit.core.HalfFloats;
 import dev.losskit.core.Tensor;
 import dev.losskit.djl.Execution;
 import dev.losskit.djl.NllLoss;
@@ -50,11 +51,6 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public String skipReason(LossCase c) {
-    return c.dtype().isHalf() ? "PENDING: half-precision predictions" : null;
-  }
-
-  @Override
   @SuppressWarnings("try") // the collector only needs to be open while the loss and its backward run
   public Outcome run(LossCase c) {
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
@@ -72,13 +68,33 @@ final class DjlBackend implements Backend {
           collector.backward(value.mul(upstream).sum());
         }
       }
-      return Outcome.values(TorchOracle.tensor(value, c.dtype()), TorchOracle.tensor(pred.getGradient(), c.dtype()));
+      Tensor lossValue = c.dtype() == DType.BFLOAT16 && value.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32
+          ? bfloat16Held(value) : TorchOracle.tensor(value, c.dtype());
+      return Outcome.values(lossValue, TorchOracle.tensor(pred.getGradient(), c.dtype()));
     } catch (IllegalArgumentException e) {
       return Outcome.threw(e); // the runner accepts it only as losskit's LossArgumentException with the right cause
     } catch (EngineException e) {
       // libtorch's own error: the adapter let bad input through to the engine, which is never a pass.
       return Outcome.threw(e, TorchOracle.torchMessage(e.getMessage()));
     }
+  }
+
+  /**
+   * The adapter's bfloat16 loss, which it returns in float32 (DJL 0.35.1's {@code GradientCollector.backward} seeds a
+   * loss with {@code ones(shape, its dtype)}, and naming bfloat16 to DJL's native code aborts the JVM): each value
+   * must be a bfloat16 value, held exactly.
+   */
+  private static Tensor bfloat16Held(NDArray value) {
+    Tensor f = TorchOracle.tensor(value, DType.FLOAT32);
+    for (int i = 0; i < f.numel(); i++) {
+      float v = (float) f.getDouble(i);
+      float b = HalfFloats.bfloat16ToFloat(HalfFloats.floatToBfloat16(v));
+      if (!(b == v || Float.isNaN(b) && Float.isNaN(v))) {
+        throw new IllegalStateException("the float32 loss of a bfloat16 prediction holds " + v
+            + ", which is not a bfloat16 value");
+      }
+    }
+    return Tensor.rounded(f.toDoubleArray(), DType.BFLOAT16, f.shape());
   }
 
   private static Tensor ones(DType dtype, Shape shape) {

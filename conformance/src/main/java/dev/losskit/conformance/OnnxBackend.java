@@ -67,9 +67,6 @@ final class OnnxBackend implements Backend {
 
   @Override
   public String skipReason(LossCase c) {
-    if (c.dtype().isHalf()) {
-      return "PENDING: half-precision graphs";
-    }
     if (c.input().dim() < (c.elementwise() ? 1 : 2)) {
       return "the exported graphs take a batch dimension; an unbatched (C) input is not exported";
     }
@@ -113,7 +110,7 @@ final class OnnxBackend implements Backend {
     int rank = c.input().dim() - (classes ? 2 : 1);
     boolean probabilities = classes && c.input().sameShape(c.target());
     return OnnxLoss.builder(loss).probabilityTargets(probabilities).dtype(c.dtype()).rank(rank).lowering(l)
-        .withGradient(true).build();
+        .withGradient(true).reducedGradOutput(true).build();
   }
 
   /**
@@ -175,9 +172,9 @@ final class OnnxBackend implements Backend {
     try {
       in.put("input", tensor(env, c.input()));
       in.put("target", tensor(env, c.target()));
-      if (loss.reduction() == Reduction.NONE) {
-        in.put("grad_output", c.gradOutput() != null ? tensor(env, c.gradOutput()) : ones(env, c, spec));
-      }
+      // Every graph takes the upstream gradient, a reduced one's as a scalar: multiplied inside the graph, before
+      // the output's rounding, as libtorch multiplies it (scaling a half gradient afterwards would round it twice).
+      in.put("grad_output", c.gradOutput() != null ? tensor(env, c.gradOutput()) : ones(env, c, loss.reduction()));
     } catch (OrtException e) {
       in.values().forEach(OnnxTensor::close);
       return Outcome.threw(e, "ONNX Runtime could not hold the inputs: " + e.getMessage());
@@ -185,9 +182,6 @@ final class OnnxBackend implements Backend {
     try (OrtSession.Result out = session.run(in)) {
       Tensor l = read((OnnxTensor) out.get("loss").orElseThrow());
       Tensor g = read((OnnxTensor) out.get("grad_input").orElseThrow());
-      if (c.gradOutput() != null && loss.reduction() != Reduction.NONE) {
-        g = scale(g, c.gradOutput().getDouble(0));
-      }
       return Outcome.values(l, g);
     } catch (OrtException e) {
       return Outcome.rejected(e, "ONNX Runtime: " + e.getMessage(), Outcome.Stage.GRAPH_RUN);
@@ -210,18 +204,9 @@ final class OnnxBackend implements Backend {
     return k.toString();
   }
 
-  /** The gradient of a reduced loss is exported for an upstream gradient of 1; the backward is linear in it. */
-  private static Tensor scale(Tensor g, double by) {
-    double[] v = g.toDoubleArray();
-    for (int i = 0; i < v.length; i++) {
-      v[i] *= by;
-    }
-    return Matrix.tensor(g.dtype(), v, g.shape());
-  }
-
-  private static OnnxTensor ones(OrtEnvironment env, LossCase c, OnnxLoss spec) throws OrtException {
+  private static OnnxTensor ones(OrtEnvironment env, LossCase c, Reduction reduction) throws OrtException {
     int[] s = c.input().shape();
-    int[] shape = c.elementwise() ? s : withoutClassDim(s);
+    int[] shape = reduction != Reduction.NONE ? new int[0] : c.elementwise() ? s : withoutClassDim(s);
     double[] v = new double[Tensor.checkedSize(shape)];
     Arrays.fill(v, 1);
     return tensor(env, Matrix.tensor(c.dtype(), v, shape));

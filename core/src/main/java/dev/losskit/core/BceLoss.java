@@ -35,6 +35,16 @@ public final class BceLoss extends AbstractLoss {
    */
   public static final double EPSILON = 1e-12f;
 
+  /**
+   * {@return libtorch's clamp {@code scalar_t(EPSILON)} in a dtype: {@link #EPSILON} in float32 and float64, rounded
+   * to the nearest half value in float16 (0) and bfloat16}
+   *
+   * @param dtype a floating dtype
+   */
+  public static double epsilon(DType dtype) {
+    return dtype.isHalf() ? Tensor.rounded(new double[] {EPSILON}, dtype).getDouble(0) : EPSILON;
+  }
+
   private final Broadcast weight;
 
   private BceLoss(Builder b) {

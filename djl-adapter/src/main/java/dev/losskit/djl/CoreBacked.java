@@ -77,8 +77,10 @@ final class CoreBacked {
       target = Tensor.rounded(v, pType, targetShape);
     }
     NDManager m = pred.getManager();
-    // Half predictions: the gradient (exact half values) and the loss travel as float32, which holds them exactly.
-    DataType engineType = pType == DType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+    // Half predictions: the gradient travels in float64, unrounded, so that autograd's product with the upstream
+    // gradient is rounded to the half dtype once (a half G times the upstream would round twice); the loss travels
+    // as float64 holding the half value exactly.
+    DataType engineType = pType == DType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT64;
     if (!Autograd.recording(pred)) {
       // No backward can reach this call (DJL's evaluator after the step, validation): the loss alone, with no
       // gradient and no straight-through term. The core's forward is libtorch's for non-finite inputs too.
@@ -95,6 +97,11 @@ final class CoreBacked {
     int size = Tensor.checkedSize(pShape);
     boolean javaFinite = size <= JAVA_FINITE_CHECK_MAX;
     if (javaFinite && !input.allFinite()) {
+      return null;
+    }
+    if (pType == DType.FLOAT16 && core instanceof dev.losskit.core.BceLoss && saturated(input)) {
+      // float16's clamp ε is 0: at p = 0 or 1 the gradient is infinite or NaN, as libtorch's, and a straight-through
+      // term p·G would make the loss NaN too; the engine path gives both.
       return null;
     }
     int width = engineType == DataType.FLOAT32 ? 4 : 8;
@@ -119,14 +126,15 @@ final class CoreBacked {
     ByteBuffer gradient = slice(buffer, 0, (int) gradBytes);
     LossResult r;
     if (half) {
-      // The core computes a half call in double and rounds once to the half dtype; its gradient is copied, exactly,
-      // as float32.
-      r = core.forwardBackward(input, target, null);
-      Tensor grad = r.gradInput();
-      java.nio.FloatBuffer into = gradient.asFloatBuffer();
-      for (int i = 0; i < size; i++) {
-        into.put(i, (float) grad.getDouble(i));
+      // The same problem in float64: the half values widened exactly, the weights rounded to the half dtype as
+      // PyTorch holds them. Its gradient is the half problem's before rounding; its loss, rounded once, the half loss.
+      Tensor wideTarget = target.dtype().isHalf() ? Tensor.of(target.toDoubleArray(), targetShape) : target;
+      LossResult wide = HalfPrecision.widened(core, pType).forwardBackward(Tensor.of(input.toDoubleArray(),
+          inputShape), wideTarget, null, gradient.asDoubleBuffer());
+      if (core instanceof dev.losskit.core.BceLoss) {
+        restateClamp(input, gradient.asDoubleBuffer(), pType);
       }
+      r = new LossResult(Tensor.rounded(wide.loss().toDoubleArray(), pType, wide.loss().shape()), null);
     } else {
       r = pType == DType.FLOAT32 ? core.forwardBackward(input, target, null, gradient.asFloatBuffer())
           : core.forwardBackward(input, target, null, gradient.asDoubleBuffer());
@@ -140,9 +148,9 @@ final class CoreBacked {
     NDArray dot;
     NDArray step; // the intermediate the term is formed from (a flattened view or the product), or null
     if (reduced && half) {
-      // Half predictions times float32 G promote to float32 (exact: 11 by 11 significant bits or fewer), whose sum
-      // cannot overflow where a float16 sum would (past 65504); libtorch's dot wants one dtype. The product's backward
-      // casts G back to the predictions' dtype: exactly G.
+      // Half predictions times float64 G promote to float64, whose sum cannot overflow where a float16 sum would
+      // (past 65504); libtorch's dot wants one dtype. The product's backward multiplies the upstream gradient by G in
+      // float64 and rounds to the predictions' dtype once: for an upstream of 1, the core's half gradient.
       step = pred.mul(g);
       dot = step.sum();
     } else if (reduced) {
@@ -174,11 +182,41 @@ final class CoreBacked {
         lossShape(core, pShape, classes, channelsLast, loss.classAxis()), engineType);
     NDArray result = value.add(dot.sub(dot.stopGradient()));
     value.close();
-    if (pType == DType.FLOAT16) {
-      // Into float16 in place, which autograd records: the value L + 0 is a float16 one, so it stays exactly L.
-      return HalfPrecision.round(pred, result);
+    if (half) {
+      // Into the half dtype in place, which autograd records: the value L + 0 is a half one, so it stays exactly L
+      // (bfloat16: widened to float32 after, see HalfPrecision#loss).
+      return HalfPrecision.loss(pred, pType, result);
     }
-    return result; // bfloat16: float32 holding L exactly, with gradient G (see HalfPrecision#loss)
+    return result;
+  }
+
+  /** {@return whether some probability is exactly 0 or 1} */
+  private static boolean saturated(Tensor input) {
+    for (int i = 0; i < input.numel(); i++) {
+      double x = input.getDouble(i);
+      if (x == 0 || x == 1) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * BCELoss's float64 gradient with the half dtype's clamp: libtorch divides by \( \max((1-x)\,x, \varepsilon) \), and
+   * \( \varepsilon \) is {@code 1e-12f} in float64 but that rounded further in a half dtype, so each element where the
+   * two maxima differ is scaled by their ratio.
+   */
+  private static void restateClamp(Tensor input, java.nio.DoubleBuffer g, DType pType) {
+    double eps = dev.losskit.core.BceLoss.epsilon(pType);
+    for (int i = 0; i < input.numel(); i++) {
+      double x = input.getDouble(i);
+      double q = (1 - x) * x;
+      double mine = Math.max(q, eps);
+      double f64 = Math.max(q, dev.losskit.core.BceLoss.EPSILON);
+      if (mine != f64) {
+        g.put(i, g.get(i) * f64 / mine);
+      }
+    }
   }
 
   /** {@return whether every element of the straight-through term is finite, read back from the engine once} */

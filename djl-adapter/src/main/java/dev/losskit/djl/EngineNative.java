@@ -234,6 +234,14 @@ final class EngineNative {
    * another device they are not read back (see {@link #hostChecks}), and a value outside [0, 1] gives NaN.
    */
   static NDArray bce(TorchLoss loss, NDArray pred, NDArray label, Tensor weight) {
+    return bce(loss, pred, label, weight, null);
+  }
+
+  /**
+   * BCELoss with libtorch's clamp in {@code clampType} (the predictions' dtype when null): a half call runs in float64
+   * with its half dtype's clamp, which in float16 is 0.
+   */
+  private static NDArray bce(TorchLoss loss, NDArray pred, NDArray label, Tensor weight, DType clampType) {
     dev.losskit.core.BceLoss core = (dev.losskit.core.BceLoss) loss.core();
     String name = core.name();
     DType pType = TorchLoss.dtype(pred, "predictions", name);
@@ -242,7 +250,7 @@ final class EngineNative {
     if (pType.isHalf()) {
       core.checkShapes(shape, pType, TorchLoss.shape(label), lType.isFloating() ? pType : lType);
       return HalfPrecision.loss(pred, pType, bce(loss, HalfPrecision.widen(pred, DataType.FLOAT64),
-          halfTarget(pred, label), HalfPrecision.rounded(weight, pType)));
+          halfTarget(pred, label), HalfPrecision.rounded(weight, pType), pType));
     }
     core.checkShapes(shape, pType, TorchLoss.shape(label), lType);
     if (hostChecks(pred.getDevice()) && hostChecks(label.getDevice())) {
@@ -260,14 +268,37 @@ final class EngineNative {
     NDArray log1pNeg = NDArrays.where(v.eq(one), x.neg(), v.log().mul(x.neg()).div(v.sub(one)));
     NDArray l = y.sub(one).mul(log1pNeg.maximum(floor)).sub(y.mul(x.log().maximum(floor)));
     NDArray xs = x.stopGradient();
-    NDArray g = xs.sub(y).div(one.sub(xs).mul(xs).maximum(constant(x, dev.losskit.core.BceLoss.EPSILON)));
-    if (weight != null) {
-      NDArray w = tensor(m, weight, pType);
+    double eps = dev.losskit.core.BceLoss.epsilon(clampType != null ? clampType : pType);
+    NDArray q = one.sub(xs).mul(xs);
+    NDArray g = xs.sub(y).div(q.maximum(constant(x, eps)));
+    NDArray w = weight == null ? null : tensor(m, weight, pType);
+    if (w != null) {
       l = l.mul(w);
       g = g.mul(w);
     }
-    NDArray term = x.mul(g.stopGradient());
-    NDArray per = l.stopGradient().add(term.sub(term.stopGradient()));
+    NDArray term;
+    NDArray per;
+    if (eps == 0) {
+      // float16's clamp is 0: at p = 0 or 1 libtorch's gradient is ±inf, or NaN where x = y or the weight is 0, and
+      // x·G there would make the value NaN too. There the gradient comes from sqrt(x - stop(x)), 0 in value with an
+      // infinite derivative, times sign(x - y)·w: ±inf, or 0·inf = NaN, as libtorch's division by 0 gives; elsewhere
+      // from x·G as usual. where() sends each branch's gradient to its own elements only.
+      NDArray clamped = q.eq(constant(x, 0));
+      NDArray zero = g.zerosLike(); // float64 here (the half call's widened predictions): a dtype DJL can name
+      NDArray finiteG = NDArrays.where(clamped, zero, g).stopGradient();
+      term = x.mul(finiteG);
+      NDArray s = xs.sub(y).sign();
+      if (w != null) {
+        s = s.mul(w);
+      }
+      // sqrt's argument is 1 off the clamped elements: sqrt(0)'s infinite derivative times where()'s 0 would be NaN.
+      NDArray away = NDArrays.where(clamped, zero, zero.add(constant(x, 1)));
+      NDArray infinite = NDArrays.where(clamped, x.sub(xs).add(away).sqrt().mul(s.stopGradient()), zero);
+      per = l.stopGradient().add(term.sub(term.stopGradient())).add(infinite);
+    } else {
+      term = x.mul(g.stopGradient());
+      per = l.stopGradient().add(term.sub(term.stopGradient()));
+    }
     switch (core.reduction()) {
       case NONE:
         return per;

@@ -111,6 +111,25 @@ final class HalfPrecision {
     return pType == DType.BFLOAT16 ? widen(rounded, DataType.FLOAT32) : rounded;
   }
 
+  /**
+   * {@return the core loss for the float64 form of a half call: the same options, with the weights rounded to the
+   * half dtype as PyTorch holds them for a loss in that dtype}
+   */
+  static dev.losskit.core.Loss widened(dev.losskit.core.Loss core, DType dtype) {
+    if (core instanceof dev.losskit.core.CrossEntropyLoss ce) {
+      return ce.weight() == null ? ce : ce.toBuilder().weight(rounded(ce.weight(), dtype)).build();
+    }
+    if (core instanceof dev.losskit.core.NllLoss nll) {
+      return nll.weight() == null ? nll : nll.toBuilder().weight(rounded(nll.weight(), dtype)).build();
+    }
+    if (core instanceof dev.losskit.core.BceWithLogitsLoss b) {
+      return b.weight() == null && b.posWeight() == null ? b
+          : b.toBuilder().weight(rounded(b.weight(), dtype)).posWeight(rounded(b.posWeight(), dtype)).build();
+    }
+    dev.losskit.core.BceLoss b = (dev.losskit.core.BceLoss) core;
+    return b.weight() == null ? b : b.toBuilder().weight(rounded(b.weight(), dtype)).build();
+  }
+
   /** {@return a weight rounded to {@code dtype}, as PyTorch holds it for a loss in that dtype, or null} */
   static Tensor rounded(Tensor t, DType dtype) {
     return t == null ? null : Tensor.rounded(t.toDoubleArray(), dtype, t.shape());

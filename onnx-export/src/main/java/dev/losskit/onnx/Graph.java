@@ -8,6 +8,7 @@ import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.losskit.core.DType;
+import dev.losskit.core.HalfFloats;
 import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
 import java.util.ArrayList;
@@ -27,9 +28,19 @@ final class Graph {
   static final int DOUBLE = TensorProto.DataType.DOUBLE_VALUE;
   static final int INT64 = TensorProto.DataType.INT64_VALUE;
   static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+  static final int FLOAT16 = TensorProto.DataType.FLOAT16_VALUE;
+  static final int BFLOAT16 = TensorProto.DataType.BFLOAT16_VALUE;
 
+  /** The loss's dtype: that of its floating inputs and outputs. */
   final DType dtype;
+  /**
+   * The element type the nodes compute in: DOUBLE for float64, FLOAT otherwise. A half-precision loss computes in
+   * float32 between a {@code Cast} of each half input ({@link #floatingInput}, {@link #fromIo}) and a {@code Cast}
+   * of each output back ({@link #floatingOutput}).
+   */
   final int elemType;
+  /** The element type of the graph's floating inputs and outputs: {@link #elemType}, or FLOAT16 or BFLOAT16. */
+  final int ioType;
   /** The default-domain opset the nodes are emitted at; {@link Value} picks each operator's form by it. */
   final int opset;
   private final String prefix;
@@ -44,7 +55,7 @@ final class Graph {
    * Creates an empty graph whose generated names avoid {@code taken}.
    *
    * @param prefix what every generated name starts with
-   * @param dtype the loss's floating dtype
+   * @param dtype the loss's floating dtype: float32, float64, or float16 or bfloat16 (computed in float32)
    * @param taken names already used (by a model the loss is attached to)
    * @param opset the default-domain opset of the nodes
    */
@@ -52,7 +63,8 @@ final class Graph {
     this.prefix = prefix;
     this.opset = opset;
     this.dtype = dtype;
-    this.elemType = dtype == DType.FLOAT32 ? FLOAT : DOUBLE;
+    this.elemType = dtype == DType.FLOAT64 ? DOUBLE : FLOAT;
+    this.ioType = dtype == DType.FLOAT16 ? FLOAT16 : dtype == DType.BFLOAT16 ? BFLOAT16 : elemType;
     this.taken = new HashSet<>(taken);
   }
 
@@ -77,6 +89,27 @@ final class Graph {
     claim(name, "input");
     inputs.add(valueInfo(name, type, dims));
     return new Value(this, name);
+  }
+
+  /**
+   * A floating graph input in the loss's dtype, as the nodes read it: the input itself, or for a half dtype its
+   * {@code Cast} to float32 (exact: every half value is a float32).
+   */
+  Value floatingInput(String name, Object... dims) {
+    return fromIo(input(name, ioType, dims));
+  }
+
+  /** A floating value of the loss's dtype (a model's output) as the nodes read it: cast to float32 if half. */
+  Value fromIo(Value v) {
+    return ioType == elemType ? v : v.cast(elemType);
+  }
+
+  /**
+   * A floating graph output in the loss's dtype, under the given name: for a half dtype, the float32 result
+   * {@code Cast} to it, rounded once to nearest even.
+   */
+  void floatingOutput(Value v, String name, Object... dims) {
+    output(ioType == elemType ? v : v.cast(ioType), name, ioType, dims);
   }
 
   /** A graph output, under the given name. */
@@ -154,6 +187,24 @@ final class Graph {
     }
     initializers.add(t.build());
     return new Value(this, name);
+  }
+
+  /**
+   * A constant of values the loss's dtype holds, such as a weight: PyTorch requires a loss's weights in the input's
+   * dtype, so for a half dtype each value is first rounded to it (once, to nearest even); the constant is then
+   * stored in the compute type, float32, which holds every half value exactly. For float32 and float64 this is
+   * {@link #tensor}.
+   */
+  Value rounded(double[] values, long[] shape) {
+    if (dtype != null && dtype.isHalf()) {
+      double[] r = new double[values.length];
+      for (int i = 0; i < r.length; i++) {
+        r[i] = dtype == DType.FLOAT16 ? HalfFloats.float16ToFloat(HalfFloats.doubleToFloat16(values[i]))
+            : HalfFloats.bfloat16ToFloat(HalfFloats.doubleToBfloat16(values[i]));
+      }
+      values = r;
+    }
+    return tensor(values, shape);
   }
 
   /** A 1-D int64 constant. */

@@ -83,11 +83,11 @@ final class LossGraph {
       spatial[d] = d + 1;
     }
     Value valid = g.guard(t.shape().equal(x.shape().gather(g.int64s(spatial), 0)).all());
-    Value w = weight == null ? null : g.tensor(weight, new long[] {weight.length});
+    Value w = weight == null ? null : g.rounded(weight, new long[] {weight.length});
     Value wt = w == null ? null : w.gather(safe, 0);
     Value weightSum = wt == null ? mask.cast(g.elemType).reduceSum(false) : wt.where(mask, zero).reduceSum(false);
     Value classes = x.shape().gather(g.int64(1), 0);
-    Value wB = weight == null ? null : g.tensor(weight, classShape(rank, weight.length));
+    Value wB = weight == null ? null : g.rounded(weight, classShape(rank, weight.length));
 
     Value logp;
     Value lossValue;
@@ -133,8 +133,9 @@ final class LossGraph {
       return new Emitted(lossValue, null);
     }
     // The gradient reaching each position's loss, zero where the target is ignored.
+    Value one = gradOutput != null ? gradOutput : g.scalar(1); // a reduced loss's scalar upstream, or 1
     Value upstream = reduction == Reduction.NONE ? gradOutput
-        : reduction == Reduction.SUM ? g.scalar(1) : g.scalar(1).div(weightSum);
+        : reduction == Reduction.SUM ? one : one.div(weightSum);
     Value perPosition = upstream.where(mask, zero).unsqueeze(1);
     Value classIndex = g.op("Range", List.of(g.int64(0), classes, g.int64(1))).reshape(g.int64s(classShape(rank, -1)));
     Value oneHot = safe.unsqueeze(1).equal(classIndex).cast(g.elemType);
@@ -161,7 +162,7 @@ final class LossGraph {
     Value logp = x.logSoftmax(1, rank);
     Value classes = x.shape().gather(g.int64(1), 0).toFloat();
     Value target = eps > 0 ? t.mul(1 - eps).add(g.scalar(eps).div(classes)) : t;
-    Value weighted = weight == null ? target : target.mul(g.tensor(weight, classShape(rank, weight.length)));
+    Value weighted = weight == null ? target : target.mul(g.rounded(weight, classShape(rank, weight.length)));
     Value term = logp.mul(weighted);
     Value positions = x.size().toFloat().div(classes);
     Value lossValue = reduction == Reduction.NONE ? term.reduceSum(false, 1).neg()
@@ -171,8 +172,9 @@ final class LossGraph {
     if (!wantGrad) {
       return new Emitted(lossValue, null);
     }
+    Value one = gradOutput != null ? gradOutput : g.scalar(1); // a reduced loss's scalar upstream, or 1
     Value upstream = reduction == Reduction.NONE ? gradOutput.unsqueeze(1)
-        : reduction == Reduction.SUM ? g.scalar(1) : g.scalar(1).div(positions);
+        : reduction == Reduction.SUM ? one : one.div(positions);
     Value dLogp = weighted.mul(upstream).neg();
     return new Emitted(lossValue, dLogp.sub(logp.exp().mul(dLogp.reduceSum(true, 1))).mul(valid));
   }
@@ -214,7 +216,8 @@ final class LossGraph {
       d = d.mul(w);
     }
     Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
-        : reduction == Reduction.SUM ? d : d.div(count);
+        : reduction == Reduction.SUM ? (gradOutput == null ? d : d.mul(gradOutput))
+        : (gradOutput == null ? d.div(count) : d.mul(gradOutput.div(count)));
     return new Emitted(lossValue, grad.mul(valid));
   }
 
@@ -252,13 +255,15 @@ final class LossGraph {
     if (!wantGrad) {
       return new Emitted(lossValue, null);
     }
-    // libtorch's EPSILON, rounded to the graph's dtype as the constant is stored: (float) 1e-12 in float32.
-    Value d = x.sub(y).div(oneMinusX.mul(x).max(g.scalar(BCE_EPSILON)));
+    // libtorch's EPSILON in the input's dtype, scalar_t(EPSILON): (float) 1e-12 in float32, 0 in float16 (where
+    // x = 0 or 1 then divides by 0, as libtorch does), 1.0019e-12 in bfloat16; the division itself is in float32.
+    Value d = x.sub(y).div(oneMinusX.mul(x).max(g.rounded(new double[] {BCE_EPSILON}, new long[0])));
     if (w != null) {
       d = d.mul(w);
     }
     Value grad = reduction == Reduction.NONE ? d.mul(gradOutput)
-        : reduction == Reduction.SUM ? d : d.div(count);
+        : reduction == Reduction.SUM ? (gradOutput == null ? d : d.mul(gradOutput))
+        : (gradOutput == null ? d.div(count) : d.mul(gradOutput.div(count)));
     return new Emitted(lossValue, grad.mul(valid));
   }
 
@@ -289,6 +294,6 @@ final class LossGraph {
   }
 
   private static Value constant(Graph g, Tensor t) {
-    return g.tensor(t.toDoubleArray(), Arrays.stream(t.shape()).asLongStream().toArray());
+    return g.rounded(t.toDoubleArray(), Arrays.stream(t.shape()).asLongStream().toArray());
   }
 }

@@ -86,11 +86,17 @@ public final class ModelAttachment {
             + graph.getOutputList().stream().map(ValueInfoProto::getName).collect(Collectors.joining(", "))));
     DType type = spec0.dtype();
     int elem = output.getType().getTensorType().getElemType();
-    if (elem == Graph.FLOAT || elem == Graph.DOUBLE) {
-      type = elem == Graph.FLOAT ? DType.FLOAT32 : DType.FLOAT64;
+    if (elem == Graph.FLOAT || elem == Graph.DOUBLE || elem == Graph.FLOAT16 || elem == Graph.BFLOAT16) {
+      type = elem == Graph.FLOAT ? DType.FLOAT32 : elem == Graph.DOUBLE ? DType.FLOAT64
+          : elem == Graph.FLOAT16 ? DType.FLOAT16 : DType.BFLOAT16;
     } else if (elem != 0) {
       throw new LossArgumentException(Cause.DTYPE, "output '" + outputName + "' has element type "
-          + TensorProto.DataType.forNumber(elem) + "; the loss needs float or double logits");
+          + TensorProto.DataType.forNumber(elem) + "; the loss needs float, double, float16 or bfloat16 logits");
+    }
+    if (type == DType.BFLOAT16 && modelOpset < OnnxLoss.MIN_BFLOAT16_OPSET) {
+      throw new LossArgumentException(Cause.MODEL, "output '" + outputName + "' is bfloat16 and the model's opset is "
+          + modelOpset + "; a bfloat16 loss needs opset " + OnnxLoss.MIN_BFLOAT16_OPSET + " or later (Cast and"
+          + " Identity take bfloat16 from opset 13), and attach keeps the model's opset");
     }
     int outputRank = spec0.rank();
     TensorShapeProto shape = output.getType().getTensorType().getShape();
@@ -128,16 +134,16 @@ public final class ModelAttachment {
     taken.remove(outputName);
     Graph g = new Graph("losskit", type, taken, modelOpset);
     g.claim(outputName, "output");
-    Value x = new Value(g, outputName);
-    Value t = spec.probabilities() || !spec.classLoss() ? g.input(labelsName, g.elemType, dims)
+    Value x = g.fromIo(new Value(g, outputName));
+    Value t = spec.probabilities() || !spec.classLoss() ? g.floatingInput(labelsName, dims)
         : g.input(labelsName, Graph.INT64, spec.lossDimsOfIndexTarget(dims));
     Object[] lossDims = spec.lossDims(dims);
     Value gradOutput = spec.withGradient() && spec.loss().reduction() == Reduction.NONE
-        ? g.input("grad_output", g.elemType, lossDims) : null;
+        ? g.floatingInput("grad_output", lossDims) : null;
     LossGraph.Emitted e = LossGraph.emit(spec, x, t, gradOutput, spec.withGradient());
-    g.output(e.loss(), "loss", g.elemType, lossDims);
+    g.floatingOutput(e.loss(), "loss", lossDims);
     if (spec.withGradient()) {
-      g.output(e.grad(), "grad_" + outputName, g.elemType, dims);
+      g.floatingOutput(e.grad(), "grad_" + outputName, dims);
     }
 
     GraphProto merged = graph.toBuilder().addAllInput(g.inputs()).addAllOutput(g.outputs())

@@ -41,6 +41,22 @@ import java.util.Set;
  * {@code loss} and, with the gradient, {@code grad_input}. Batch and spatial dimensions are symbolic. Instances are
  * immutable.
  *
+ * <p>Half precision, {@link Builder#dtype dtype} {@code FLOAT16} or {@code BFLOAT16} (bfloat16 from opset
+ * {@value #MIN_BFLOAT16_OPSET}): the graph's floating inputs and outputs have that element type, as PyTorch's
+ * loss takes and gives it; inside, each half input is {@code Cast} to float32 (exact), the float32 graph above
+ * computes, and each output is {@code Cast} back, rounded once to nearest even. Weights and pos_weight are
+ * rounded to the half dtype first, as PyTorch holds them in the input's dtype, and stored as float32 constants
+ * (exactly those half values); so is BCELoss's gradient clamp, 0 in float16. The core computes half losses in
+ * double and rounds once, so the graph's results differ from the core's by the float32 rounding before the final
+ * one: at most one ulp of the half dtype where the float32 result is far more accurate than a half ulp (OnnxHalfTest
+ * measures it on every loss kind). Where a result is a small difference of large float32 terms, float32's absolute
+ * error decides instead: a confidently right class's loss of 1e-9, which bfloat16 holds, is
+ * {@code log(1 + 1e-9) = 0} in float32, thousands of bfloat16 ulps away, though within a few 2^-24 of the terms'
+ * scale. The {@link Lowering#OP op lowering} stays exact for half: ONNX's loss operators read the
+ * float32 cast, so they run in float32 as for a float32 graph and never see a half tensor. Fed half tensors
+ * directly, they would not run everywhere: {@code NegativeLogLikelihoodLoss}'s schema has no bfloat16, and ONNX
+ * Runtime 1.30 (Python, CPU) loads a float16 {@code SoftmaxCrossEntropyLoss} but refuses a bfloat16 one.
+ *
  * <p>ONNX has no assert, so a graph checks at run time only what it can fail an operator on (a target's shape, a
  * class index). In particular a {@code BCELoss} graph cannot reject probabilities outside [0, 1], which the core
  * rejects: it computes numbers from the same formulas there (NaN where a log's argument is negative).
@@ -63,6 +79,11 @@ public final class OnnxLoss {
    * OnnxLossOpsetTest runs every loss graph at every opset up to this one.
    */
   public static final int MAX_OPSET = 26;
+  /**
+   * The lowest opset a bfloat16 graph is emitted at: 13, where {@code Cast} and {@code Identity} first take
+   * bfloat16 (float16 they take at every opset losskit emits).
+   */
+  public static final int MIN_BFLOAT16_OPSET = 13;
   /** The lowest opset with ONNX's loss operators, {@code SoftmaxCrossEntropyLoss} and {@code NegativeLogLikelihoodLoss}. */
   public static final int MIN_OP_LOWERING_OPSET = 12;
   /** The default opset, which today's runtimes and checkers load. */
@@ -85,6 +106,7 @@ public final class OnnxLoss {
   private final int opset;
   private final Lowering lowering;
   private final boolean withGradient;
+  private final boolean reducedGradOutput;
   private final int classAxis;
 
   private OnnxLoss(Builder b) {
@@ -95,9 +117,14 @@ public final class OnnxLoss {
     if (b.rank < 0 || b.rank > 8) {
       throw new LossArgumentException(Cause.OPTION, "rank " + b.rank + " is out of range: 0 to 8 extra dimensions");
     }
-    if (b.dtype != DType.FLOAT32 && b.dtype != DType.FLOAT64) {
-      throw new LossArgumentException(Cause.DTYPE, "dtype must be float32 or float64, got " + b.dtype
-          + (b.dtype != null && b.dtype.isHalf() ? " (half-precision graphs are not written yet)" : ""));
+    if (b.dtype == null || !b.dtype.isFloating()) {
+      throw new LossArgumentException(Cause.DTYPE, "dtype must be float32, float64, float16 or bfloat16, got "
+          + b.dtype);
+    }
+    if (b.dtype == DType.BFLOAT16 && b.opset < MIN_BFLOAT16_OPSET) {
+      throw new LossArgumentException(Cause.DTYPE, "bfloat16 graphs need opset " + MIN_BFLOAT16_OPSET
+          + " or later (Cast and Identity take bfloat16 from opset 13), not opset " + b.opset
+          + "; float16 works at every opset");
     }
     if (b.probabilities && !(b.loss instanceof CrossEntropyLoss)) {
       throw new LossArgumentException(Cause.OPTION,
@@ -114,6 +141,7 @@ public final class OnnxLoss {
     this.rank = b.rank;
     this.opset = b.opset;
     this.withGradient = b.withGradient;
+    this.reducedGradOutput = b.reducedGradOutput;
     if (b.classAxis != 1 && b.classAxis != -1) {
       throw new LossArgumentException(Cause.OPTION, "class axis " + b.classAxis
           + " is not supported: 1 (PyTorch's layout, (N, C, d...)) or -1 (class last, (N, d..., C))");
@@ -288,16 +316,16 @@ public final class OnnxLoss {
     Object[] in = inputDims(classDim());
     checkBroadcastRanks(in);
     Graph g = new Graph("losskit", dtype, Set.of(), opset);
-    Value x = g.input("input", g.elemType, in);
-    Value t = probabilities || !classLoss() ? g.input("target", g.elemType, in)
+    Value x = g.floatingInput("input", in);
+    Value t = probabilities || !classLoss() ? g.floatingInput("target", in)
         : g.input("target", Graph.INT64, lossDimsOfIndexTarget(in));
     Object[] out = lossDims(in);
-    Value gradOutput = withGradient && loss.reduction() == Reduction.NONE ? g.input("grad_output", g.elemType, out)
-        : null;
+    Value gradOutput = withGradient && (loss.reduction() == Reduction.NONE || reducedGradOutput)
+        ? g.floatingInput("grad_output", out) : null;
     LossGraph.Emitted e = LossGraph.emit(this, x, t, gradOutput, withGradient);
-    g.output(e.loss(), "loss", g.elemType, out);
+    g.floatingOutput(e.loss(), "loss", out);
     if (withGradient) {
-      g.output(e.grad(), "grad_input", g.elemType, in);
+      g.floatingOutput(e.grad(), "grad_input", in);
     }
     return model(g.build(loss.name()), opset, irVersionFor(opset), List.of());
   }
@@ -427,7 +455,8 @@ public final class OnnxLoss {
    * Attaches the loss to one of a model's outputs, as {@link ModelAttachment#attach(OnnxLoss, ModelProto, String,
    * String)} does: adds a labels input, a {@code loss} output and, with the gradient, {@code grad_<output>}; keeps
    * the original inputs, outputs, initializers, nodes, opsets and metadata. The loss takes its dtype and rank from
-   * the output's declared type where the model declares them, and is emitted at the model's default-domain opset
+   * the output's declared type where the model declares them (float, double, float16 or bfloat16; see the class
+   * description for half precision), and is emitted at the model's default-domain opset
    * (this exporter's opset is not used), which must be {@value #MIN_OPSET} to {@value #MAX_OPSET}; the IR version
    * becomes that opset's where the model's is lower. A model without a default-domain opset import gets one at this
    * exporter's opset, and a note says so. A model whose tensors live in external data files is refused here: it
@@ -459,6 +488,7 @@ public final class OnnxLoss {
     private int opset = DEFAULT_OPSET;
     private Lowering lowering = Lowering.AUTO;
     private boolean withGradient;
+    private boolean reducedGradOutput;
     private int classAxis = 1;
 
     private Builder(Loss loss) {
@@ -477,9 +507,10 @@ public final class OnnxLoss {
     }
 
     /**
-     * Sets the input's floating dtype.
+     * Sets the input's floating dtype, which the graph's floating inputs and outputs have.
      *
-     * @param dtype float32 (default) or float64
+     * @param dtype float32 (default), float64, or float16 or bfloat16 (computed in float32 between casts; see the
+     *     class description); bfloat16 needs opset {@value OnnxLoss#MIN_BFLOAT16_OPSET} or later
      * @return this builder
      */
     public Builder dtype(DType dtype) {
@@ -529,6 +560,21 @@ public final class OnnxLoss {
      */
     public Builder withGradient(boolean withGradient) {
       this.withGradient = withGradient;
+      return this;
+    }
+
+    /**
+     * Sets whether a graph with the gradient and reduction {@code mean} or {@code sum} also takes the upstream
+     * gradient, a scalar input {@code grad_output} (as reduction {@code none} always takes one of the loss's shape):
+     * the gradient is then that of {@code grad_output · loss}, multiplied inside the graph before the output's
+     * rounding, for loss scaling in mixed precision or any other upstream. Off by default: the gradient is the
+     * loss's own.
+     *
+     * @param reducedGradOutput whether a reduced loss's graph takes {@code grad_output}
+     * @return this builder
+     */
+    public Builder reducedGradOutput(boolean reducedGradOutput) {
+      this.reducedGradOutput = reducedGradOutput;
       return this;
     }
 
