@@ -10,7 +10,11 @@ package dev.losskit.core;
 public final class HalfFloats {
   private HalfFloats() {}
 
-  /** {@return the float32 value of the binary16 bits {@code h}: exact} */
+  /**
+   * {@return the float32 value of the binary16 bits {@code h}: exact}
+   *
+   * @param h binary16 bits
+   */
   public static float float16ToFloat(short h) {
     int bits = h & 0xffff;
     int sign = (bits & 0x8000) << 16;
@@ -28,7 +32,11 @@ public final class HalfFloats {
     return Float.intBitsToFloat(sign | (exponent + 112) << 23 | mantissa << 13);
   }
 
-  /** {@return the binary16 bits nearest to {@code f}, ties to even; NaN quiet, overflow to infinity} */
+  /**
+   * {@return the binary16 bits nearest to {@code f}, ties to even; NaN quiet, overflow to infinity}
+   *
+   * @param f a float32 value
+   */
   public static short floatToFloat16(float f) {
     int bits = Float.floatToRawIntBits(f);
     int sign = (bits >>> 16) & 0x8000;
@@ -73,12 +81,18 @@ public final class HalfFloats {
    * {@return the binary16 bits nearest to {@code d}, rounded once (ties to even)} Rounding a double to float first
    * and then to half could round twice, across a half midpoint: this rounds the double to 11 significant bits
    * directly, then converts the exact result.
+   *
+   * @param d a float64 value
    */
   public static short doubleToFloat16(double d) {
     return (short) roundDouble(d, 11, -14, 65504, true);
   }
 
-  /** {@return the bfloat16 bits nearest to {@code d}, rounded once (ties to even)} */
+  /**
+   * {@return the bfloat16 bits nearest to {@code d}, rounded once (ties to even)}
+   *
+   * @param d a float64 value
+   */
   public static short doubleToBfloat16(double d) {
     return (short) roundDouble(d, 8, -126, 0x1.fep127, false);
   }
@@ -110,12 +124,20 @@ public final class HalfFloats {
     return float16 ? floatToFloat16(f) : floatToBfloat16(f);
   }
 
-  /** {@return the float32 value of the bfloat16 bits {@code b}: exact (bfloat16 is float32's top half)} */
+  /**
+   * {@return the float32 value of the bfloat16 bits {@code b}: exact (bfloat16 is float32's top half)}
+   *
+   * @param b bfloat16 bits
+   */
   public static float bfloat16ToFloat(short b) {
     return Float.intBitsToFloat((b & 0xffff) << 16);
   }
 
-  /** {@return the bfloat16 bits nearest to {@code f}, ties to even; NaN quiet, overflow to infinity} */
+  /**
+   * {@return the bfloat16 bits nearest to {@code f}, ties to even; NaN quiet, overflow to infinity}
+   *
+   * @param f a float32 value
+   */
   public static short floatToBfloat16(float f) {
     int bits = Float.floatToRawIntBits(f);
     if ((bits & 0x7fffffff) > 0x7f800000) {

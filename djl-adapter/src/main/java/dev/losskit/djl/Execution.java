@@ -6,7 +6,7 @@ public enum Execution {
    * The default: {@link #ENGINE} for arrays on any device but the CPU; on the CPU, {@link #CORE}, except for class
    * losses with short rows (fewer than 64 classes, at least 16 or on the last axis of a rank-3-or-more tensor, and
    * 8192 elements or more), where the engine's vectorised log-softmax is measured faster than the core's row kernel;
-   * and float16 or bfloat16 predictions of 8192 elements or more, which the core computes on its reference kernels.
+   * and float16 or bfloat16 predictions of 8192 elements or more, whose core path works on float64 copies.
    */
   AUTO,
   /**

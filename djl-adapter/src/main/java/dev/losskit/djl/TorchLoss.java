@@ -141,9 +141,10 @@ public abstract sealed class TorchLoss extends Loss permits CrossEntropyLoss, Nl
   /**
    * {@return whether {@link Execution#AUTO} takes the engine path on the CPU for predictions of DJL dtype {@code t}
    * and {@code size} elements} Half predictions (float16, or UNKNOWN, which {@link #dtype} then recognises as bfloat16
-   * or refuses) of {@link #ENGINE_MIN_ELEMENTS} or more do: the core runs half inputs on its reference kernels (double
-   * per element, not vectorised), measured 4 to 11 times slower than the engine path for float16 cross-entropy
-   * (see the README).
+   * or refuses) of {@link #ENGINE_MIN_ELEMENTS} or more do: the core path computes a half call's float64 form on widened
+   * copies (16 more bytes per element), so that the upstream gradient is applied before the one rounding; when it
+   * ran the core's half reference kernels it was measured 4 to 11 times slower than the engine path for float16
+   * cross-entropy (see the README), and it has not been measured since.
    */
   static boolean halfOnEngine(DataType t, long size) {
     return size >= ENGINE_MIN_ELEMENTS && (t == DataType.FLOAT16 || t == DataType.UNKNOWN);
