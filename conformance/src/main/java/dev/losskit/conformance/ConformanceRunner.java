@@ -131,15 +131,19 @@ public final class ConformanceRunner {
    * @return the result
    */
   public static CaseResult judge(Combination c, Backend b, Outcome torch, Outcome torch64) {
+    // Without a half kernel in libtorch, float64 is the expected answer, at the half dtype's tolerance (a correct
+    // half result is float64's, rounded), with no oracle beyond it; a float64 rejection is libtorch's rejection.
+    String alone = null;
     if (noKernel(c, torch)) {
       if (torch64 == null) {
         return result(c, b, "fail", true, null, null, null, null, "libtorch has no " + c.dtype().pytorchName()
             + " kernel for it (" + torch.error() + ") and it was not run in float64");
       }
       if (!torch64.failed()) {
-        return againstFloat64Alone(c, b, torch, torch64);
+        alone = "libtorch has no " + c.dtype().pytorchName() + " CPU kernel for it (" + torch.error()
+            + "): judged against libtorch float64 alone";
       }
-      torch = torch64; // libtorch rejects the input itself, in float64: every backend must reject it too
+      torch = torch64;
       torch64 = null;
     }
     String mislabel = mislabel(c, torch);
@@ -168,62 +172,32 @@ public final class ConformanceRunner {
           : result(c, b, "fail", false, null, null, null, null, b.name() + " rejected it with " + mine.describe()
               + ", which does not count: " + refused + " (libtorch: " + torch.error() + ")");
     }
+    String also = alone == null ? "" : "; " + alone;
     if (mine.failed()) {
-      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.describe());
+      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.describe() + also);
     }
-    if (mine.loss().dtype() != torch.loss().dtype() || mine.grad().dtype() != torch.grad().dtype()) {
+    if (mine.loss().dtype() != c.dtype() || mine.grad().dtype() != c.dtype()) {
       return result(c, b, "fail", true, null, null, null, null, b.name() + " returned " + mine.loss().dtype()
-          + " loss and " + mine.grad().dtype() + " gradient; libtorch returns " + torch.loss().dtype());
+          + " loss and " + mine.grad().dtype() + " gradient; libtorch returns " + c.dtype() + also);
     }
     Tolerance tol = Tolerance.defaultFor(c.dtype());
     Comparison loss = Comparison.of("loss", mine.loss(), torch.loss(), torch64 == null ? null : torch64.loss(), tol);
     Comparison grad = Comparison.of("grad", mine.grad(), torch.grad(), torch64 == null ? null : torch64.grad(), tol);
     boolean pass = loss.passed() && grad.passed();
     int moreAccurate = loss.moreAccurate() + grad.moreAccurate();
-    String reason = !loss.passed() ? loss.detail()
-        : !grad.passed() ? grad.detail()
+    String reason = !loss.passed() ? loss.detail() + also
+        : !grad.passed() ? grad.detail() + also
+        : alone != null ? alone
         : moreAccurate > 0 ? moreAccurate + " element(s) outside the tolerance of libtorch "
             + c.dtype().pytorchName() + " but closer to libtorch float64 than it is"
         : null;
+    Double vsFloat64 = alone != null ? Math.max(loss.maxAbsError(), grad.maxAbsError())
+        : torch64 == null ? null : Math.max(loss.errorVsOracle(), grad.errorVsOracle());
+    Double libtorchVsFloat64 = alone != null ? Double.NaN
+        : torch64 == null ? null : Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle());
     return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), pass ? "pass" : "fail", true,
-        loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(),
-        torch64 == null ? null : Math.max(loss.errorVsOracle(), grad.errorVsOracle()),
-        torch64 == null ? null : Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle()), reason);
-  }
-
-  /**
-   * Judges a half-precision combination that libtorch has no CPU kernel for against libtorch float64 alone, at the
-   * half dtype's tolerance: the values a correct half implementation gives are float64's, rounded.
-   */
-  private static CaseResult againstFloat64Alone(Combination c, Backend b, Outcome torch, Outcome torch64) {
-    String why = "libtorch has no " + c.dtype().pytorchName() + " CPU kernel for it (" + torch.error()
-        + "): judged against libtorch float64 alone";
-    String skip = b.skipReason(c.call());
-    if (skip != null) {
-      return result(c, b, "skip", true, null, null, null, null, skip);
-    }
-    Outcome mine;
-    try {
-      mine = b.run(c.call());
-    } catch (RuntimeException e) {
-      mine = Outcome.threw(e);
-    }
-    if (mine.failed()) {
-      return result(c, b, "fail", true, null, null, null, null, b.name() + " rejected it: " + mine.describe()
-          + "; " + why);
-    }
-    if (mine.loss().dtype() != c.dtype() || mine.grad().dtype() != c.dtype()) {
-      return result(c, b, "fail", true, null, null, null, null, b.name() + " returned " + mine.loss().dtype()
-          + " loss and " + mine.grad().dtype() + " gradient for " + c.dtype().pytorchName() + " input; " + why);
-    }
-    Tolerance tol = Tolerance.defaultFor(c.dtype());
-    Comparison loss = Comparison.of("loss", mine.loss(), torch64.loss(), tol);
-    Comparison grad = Comparison.of("grad", mine.grad(), torch64.grad(), tol);
-    boolean pass = loss.passed() && grad.passed();
-    String reason = !loss.passed() ? loss.detail() + "; " + why : !grad.passed() ? grad.detail() + "; " + why : why;
-    return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), pass ? "pass" : "fail", true,
-        loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(),
-        Math.max(loss.maxAbsError(), grad.maxAbsError()), Double.NaN, reason);
+        loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(), vsFloat64,
+        libtorchVsFloat64, reason);
   }
 
   /**

@@ -6,7 +6,6 @@ import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.losskit.core.BceWithLogitsLoss;
 import dev.losskit.core.CrossEntropyLoss;
@@ -63,8 +62,7 @@ final class DjlBackend implements Backend {
         try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
           value = loss.evaluate(new NDList(label), new NDList(pred));
           // Made through TorchOracle.array, not onesLike: DJL cannot name bfloat16 to the engine.
-          NDArray upstream = TorchOracle.array(m, c.gradOutput() != null ? c.gradOutput() : ones(c.dtype(),
-              value.getShape()));
+          NDArray upstream = TorchOracle.array(m, c.gradOutput() != null ? c.gradOutput() : c.unitUpstream());
           collector.backward(value.mul(upstream).sum());
         }
       }
@@ -95,13 +93,6 @@ final class DjlBackend implements Backend {
       }
     }
     return Tensor.rounded(f.toDoubleArray(), DType.BFLOAT16, f.shape());
-  }
-
-  private static Tensor ones(DType dtype, Shape shape) {
-    int[] dims = java.util.Arrays.stream(shape.getShape()).mapToInt(Math::toIntExact).toArray();
-    double[] v = new double[Tensor.checkedSize(dims)];
-    java.util.Arrays.fill(v, 1);
-    return Tensor.rounded(v, dtype, dims);
   }
 
   private TorchLoss build(LossCase c) {

@@ -52,6 +52,28 @@ public record LossCase(
   }
 
   /**
+   * {@return the upstream gradient of ones that stands for an absent {@link #gradOutput}, in the loss's shape and
+   * the case's dtype: a scalar when reduced; unreduced, the input's shape without the class dimension (BCE: the
+   * input's shape)}
+   */
+  public Tensor unitUpstream() {
+    int[] s = input.shape();
+    int[] shape;
+    if (reduction != Reduction.NONE || (!elementwise() && s.length <= 1)) {
+      shape = new int[0];
+    } else if (elementwise()) {
+      shape = s;
+    } else {
+      shape = new int[s.length - 1];
+      shape[0] = s[0];
+      System.arraycopy(s, 2, shape, 1, s.length - 2);
+    }
+    double[] ones = new double[Tensor.checkedSize(shape)];
+    java.util.Arrays.fill(ones, 1);
+    return Tensor.rounded(ones, dtype, shape);
+  }
+
+  /**
    * Builds the core loss with this case's options.
    *
    * @return the loss

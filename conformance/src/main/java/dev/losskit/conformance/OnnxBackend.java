@@ -11,7 +11,6 @@ import dev.losskit.core.HalfFloats;
 import dev.losskit.core.Loss;
 import dev.losskit.core.LossArgumentException;
 import dev.losskit.core.LossArgumentException.Cause;
-import dev.losskit.core.Reduction;
 import dev.losskit.core.Tensor;
 import dev.losskit.onnx.OnnxLoss;
 import dev.losskit.onnx.OnnxLoss.Lowering;
@@ -174,7 +173,7 @@ final class OnnxBackend implements Backend {
       in.put("target", tensor(env, c.target()));
       // Every graph takes the upstream gradient, a reduced one's as a scalar: multiplied inside the graph, before
       // the output's rounding, as libtorch multiplies it (scaling a half gradient afterwards would round it twice).
-      in.put("grad_output", c.gradOutput() != null ? tensor(env, c.gradOutput()) : ones(env, c, loss.reduction()));
+      in.put("grad_output", tensor(env, c.gradOutput() != null ? c.gradOutput() : c.unitUpstream()));
     } catch (OrtException e) {
       in.values().forEach(OnnxTensor::close);
       return Outcome.threw(e, "ONNX Runtime could not hold the inputs: " + e.getMessage());
@@ -202,21 +201,6 @@ final class OnnxBackend implements Backend {
           .append(Arrays.toString(c.posWeight().toDoubleArray()));
     }
     return k.toString();
-  }
-
-  private static OnnxTensor ones(OrtEnvironment env, LossCase c, Reduction reduction) throws OrtException {
-    int[] s = c.input().shape();
-    int[] shape = reduction != Reduction.NONE ? new int[0] : c.elementwise() ? s : withoutClassDim(s);
-    double[] v = new double[Tensor.checkedSize(shape)];
-    Arrays.fill(v, 1);
-    return tensor(env, Matrix.tensor(c.dtype(), v, shape));
-  }
-
-  private static int[] withoutClassDim(int[] s) {
-    int[] out = new int[s.length - 1];
-    out[0] = s[0];
-    System.arraycopy(s, 2, out, 1, s.length - 2);
-    return out;
   }
 
   static OnnxTensor tensor(OrtEnvironment env, Tensor t) throws OrtException {

@@ -164,7 +164,7 @@ public final class TorchOracle implements AutoCloseable {
     } else {
       in.add(m.create(new double[] {flag(c.weight()), c.ignoreIndex(), reduction, c.labelSmoothing()}));
     }
-    in.add(c.gradOutput() != null ? array(m, c.gradOutput()) : ones(m, c));
+    in.add(array(m, c.gradOutput() != null ? c.gradOutput() : c.unitUpstream()));
     NDArray method = m.create("");
     method.setName("module_method:" + c.loss());
     in.add(method);
@@ -202,31 +202,6 @@ public final class TorchOracle implements AutoCloseable {
     public void close() {
       manager.close();
     }
-  }
-
-  /** The upstream gradient of ones, in the loss's shape. */
-  private static NDArray ones(NDManager m, LossCase c) {
-    if (c.reduction() != Reduction.NONE) {
-      return array(m, Tensor.rounded(new double[] {1}, c.dtype()));
-    }
-    // An unreduced loss has the input's shape without the class dimension (BCE: the input's shape).
-    int[] s = c.input().shape();
-    long[] shape;
-    if (c.elementwise()) {
-      shape = Arrays.stream(s).asLongStream().toArray();
-    } else if (s.length <= 1) {
-      shape = new long[0];
-    } else {
-      shape = new long[s.length - 1];
-      shape[0] = s[0];
-      for (int d = 2; d < s.length; d++) {
-        shape[d - 1] = s[d];
-      }
-    }
-    int[] dims = Arrays.stream(shape).mapToInt(Math::toIntExact).toArray();
-    double[] ones = new double[Tensor.checkedSize(dims)];
-    Arrays.fill(ones, 1);
-    return array(m, Tensor.rounded(ones, c.dtype(), dims));
   }
 
   private static double flag(Tensor t) {
