@@ -83,7 +83,7 @@ public final class ConformanceRunner {
    * \( \max((1-x)\,x,\ \varepsilon) \) with \( \varepsilon \) = {@code scalar_t(EPSILON)}, {@code EPSILON} being the
    * float {@code 1e-12f}: that value in float32 and float64, but rounded further in a half dtype (to 0 in float16),
    * so where the clamp acts (a probability of 0 or 1) the float64 run answers another question. Each element is its float64 value times
-   * \( \max(q, 10^{-12}) / \max(q, \varepsilon_d) \), \( q = (1-x)\,x \) in float64: exactly 1 where neither clamp acts,
+   * \( \max(q, \varepsilon_{64}) / \max(q, \varepsilon_d) \), \( q = (1-x)\,x \) in float64: exactly 1 where neither clamp acts,
    * the ratio of the two divisors otherwise (infinite for float16's 0, as libtorch's own float16 division by 0).
    *
    * @param input the half, float32 or float64 probabilities
@@ -191,10 +191,11 @@ public final class ConformanceRunner {
         : moreAccurate > 0 ? moreAccurate + " element(s) outside the tolerance of libtorch "
             + c.dtype().pytorchName() + " but closer to libtorch float64 than it is"
         : null;
-    Double vsFloat64 = alone != null ? Math.max(loss.maxAbsError(), grad.maxAbsError())
-        : torch64 == null ? null : Math.max(loss.errorVsOracle(), grad.errorVsOracle());
-    Double libtorchVsFloat64 = alone != null ? Double.NaN
-        : torch64 == null ? null : Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle());
+    // Boxed in each branch: a ternary mixing double and null would unbox the null.
+    Double vsFloat64 = alone != null ? Double.valueOf(Math.max(loss.maxAbsError(), grad.maxAbsError()))
+        : torch64 == null ? null : Double.valueOf(Math.max(loss.errorVsOracle(), grad.errorVsOracle()));
+    Double libtorchVsFloat64 = alone != null ? Double.valueOf(Double.NaN)
+        : torch64 == null ? null : Double.valueOf(Math.max(loss.expectedErrorVsOracle(), grad.expectedErrorVsOracle()));
     return new CaseResult(c.id(), c.axes(), c.loss(), b.name(), c.dtype(), pass ? "pass" : "fail", true,
         loss.maxAbsError(), loss.maxRelError(), grad.maxAbsError(), grad.maxRelError(), vsFloat64,
         libtorchVsFloat64, reason);
